@@ -1,0 +1,154 @@
+"""Secret keys and the keystreams derived from them.
+
+A :class:`Key` is 256 bits. It is made from an integer seed (reproducible experiments) or drawn
+from the operating system's CSPRNG (:meth:`Key.generate`). Everything random in a cipher comes
+from a key: byte and bit keystreams from ChaCha20 (the ``cryptography`` package) and, for
+schemes that need random permutations, a :class:`torch.Generator` seeded from the key. Nothing
+in imgleak reads a global random state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Key:
+    """A 256-bit secret key.
+
+    Build one with :meth:`from_seed` (reproducible) or :meth:`generate` (random). A key can
+    :meth:`derive` independent sub-keys for different purposes, so one experiment seed feeds
+    several ciphers without their keystreams overlapping.
+    """
+
+    material: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.material, bytes) or len(self.material) != KEY_BYTES:
+            raise ValueError(
+                f"Key material must be {KEY_BYTES} bytes, got "
+                f"{type(self.material).__name__} of length {len(self.material) if hasattr(self.material, '__len__') else '?'}"
+            )
+
+    def __repr__(self) -> str:  # never print the secret in full
+        return f"Key({self.fingerprint})"
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "Key":
+        """The key determined by an integer seed (SHA-256 of the seed's decimal text)."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        return cls(hashlib.sha256(f"imgleak-key:{int(seed)}".encode()).digest())
+
+    @classmethod
+    def generate(cls) -> "Key":
+        """A fresh random key from the operating system's CSPRNG."""
+        return cls(os.urandom(KEY_BYTES))
+
+    @classmethod
+    def from_hex(cls, text: str) -> "Key":
+        """The key written by :meth:`hex`."""
+        try:
+            material = bytes.fromhex(text)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"Key.from_hex expects {2 * KEY_BYTES} hex digits, got {text!r}") from err
+        return cls(material)
+
+    def hex(self) -> str:
+        """The key as 64 hex digits (secret: store it as you would a password)."""
+        return self.material.hex()
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, non-secret identifier of the key (first 8 hex digits of its SHA-256)."""
+        return hashlib.sha256(self.material).hexdigest()[:8]
+
+    def derive(self, purpose: str) -> "Key":
+        """An independent sub-key for ``purpose`` (e.g. ``"selective"``, ``"rvt/image-3"``)."""
+        if not isinstance(purpose, str) or not purpose:
+            raise ValueError("purpose must be a non-empty string")
+        return Key(hashlib.sha256(self.material + b"/" + purpose.encode()).digest())
+
+
+def _check_count(name: str, n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
+    return int(n)
+
+
+def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
+    """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce``.
+
+    The keystream is ChaCha20 (RFC 8439, 96-bit nonce, block counter from 0) applied to zeros,
+    so it equals ``cryptography``'s ChaCha20 output for the same key and nonce. Returns a
+    ``uint8`` numpy array.
+    """
+    if not isinstance(key, Key):
+        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+    n = _check_count("n", n)
+    nonce = _check_count("nonce", nonce)
+    if nonce >= 2 ** (8 * NONCE_BYTES):
+        raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
+    # cryptography takes a 16-byte value: 4-byte little-endian block counter, then the nonce.
+    full_nonce = (0).to_bytes(4, "little") + nonce.to_bytes(NONCE_BYTES, "little")
+    encryptor = Cipher(algorithms.ChaCha20(key.material, full_nonce), mode=None).encryptor()
+    return np.frombuffer(encryptor.update(bytes(n)), dtype=np.uint8).copy()
+
+
+def keystream_bits(key: Key, n: int, nonce: int = 0) -> np.ndarray:
+    """The first ``n`` bits of the ChaCha20 keystream (most significant bit of each byte first)."""
+    n = _check_count("n", n)
+    return np.unpackbits(keystream_bytes(key, (n + 7) // 8, nonce))[:n]
+
+
+def torch_generator(key: Key, device: str | torch.device = "cpu") -> torch.Generator:
+    """A :class:`torch.Generator` on ``device`` seeded from ``key`` (for random permutations).
+
+    The seed is the first 63 bits of the key's ``"torch-generator"`` sub-key, so the same key
+    always yields the same stream of permutations on a given device type.
+    """
+    if not isinstance(key, Key):
+        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+    seed = int.from_bytes(key.derive("torch-generator").material[:8], "little") >> 1
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+@dataclass(frozen=True)
+class BitBalance:
+    """How balanced a keystream's bits are: the share of ones overall and at each bit position."""
+
+    n_bytes: int
+    ones_fraction: float
+    ones_by_position: np.ndarray  # shape (8,), index 0 = most significant bit
+    z_score: float  # (ones - n/2) / sqrt(n/4) over all bits; |z| < 3 for a good stream
+
+    def tolerance(self, z: float = 2.576) -> float:
+        """Half-width of the two-sided band (99 % by default) around 0.5 for one bit position."""
+        return z * 0.5 / np.sqrt(self.n_bytes)
+
+
+def bit_balance(stream: np.ndarray) -> BitBalance:
+    """Bit statistics of a ``uint8`` keystream (see :class:`BitBalance`)."""
+    stream = np.asarray(stream)
+    if stream.dtype != np.uint8 or stream.ndim != 1 or stream.size == 0:
+        raise ValueError(f"stream must be a non-empty 1-D uint8 array, got {stream.dtype} {stream.shape}")
+    bits = np.unpackbits(stream).reshape(-1, 8)
+    ones = int(bits.sum())
+    total = bits.size
+    return BitBalance(
+        n_bytes=int(stream.size),
+        ones_fraction=ones / total,
+        ones_by_position=bits.mean(axis=0),
+        z_score=(ones - total / 2) / np.sqrt(total / 4),
+    )
