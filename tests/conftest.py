@@ -1,0 +1,28 @@
+"""Shared fixtures: the ``--device`` option feeds a ``device`` fixture (kornia style)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # missing weights must fail at once, not after retries
+os.environ.setdefault("MPLBACKEND", "agg")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device", default="cpu", choices=("cpu", "cuda", "auto"),
+        help="device for tensor tests: cpu (default), cuda, or auto (cuda when present)",
+    )
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> torch.device:
+    choice = request.config.getoption("--device")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        pytest.exit("--device cuda was asked for but CUDA is not available on this machine", returncode=4)
+    return torch.device(choice)
