@@ -10,7 +10,6 @@ STAMP := $(VENV)/.installed
 
 export HF_HUB_OFFLINE ?= 1
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
-export MPLBACKEND ?= agg
 
 .PHONY: book test install clean
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ CHAPTERS_DIR = Path("book") / "chapters"
 PROFILES_DIR = Path("book") / "profiles"
 SOURCES_DIR = Path("notebooks")
 KERNEL_NAME = "python3"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
 
 
@@ -164,9 +166,7 @@ def _describe_failure(name: str, error: Exception, kept: Path) -> str:
                   f"{getattr(error, 'ename', '')}: {getattr(error, 'evalue', '')}"]
         traceback = getattr(error, "traceback", None) or []
         if traceback:
-            from papermill.utils import remove_ansi_escapes  # type: ignore[attr-defined]
-
-            lines.append(remove_ansi_escapes("\n".join(traceback)))
+            lines.append(ANSI_ESCAPE.sub("", "\n".join(traceback)))
     else:
         lines.append(f"{type(error).__name__}: {error}")
     return "\n".join(lines)
@@ -190,9 +190,11 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: 
                 f"chapter {name!r} has no parameter(s) {sorted(unknown)}; it declares: "
                 f"{', '.join(declared_parameters(source_nb))}"
             )
-        environment = {**os.environ, **profile.env}
+        # The kernel inherits this process's environment; figures must use the inline backend
+        # whatever MPLBACKEND the caller set for itself.
+        environment = {**os.environ, **profile.env, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         old_environ = dict(os.environ)
-        os.environ.update(environment)  # the kernel inherits this process's environment
+        os.environ.update(environment)
         try:
             papermill.execute_notebook(
                 str(source_nb), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,

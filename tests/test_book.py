@@ -1,0 +1,185 @@
+"""Unit tests of the pipeline's logic: profiles, table of contents, hashing, selection, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imgleak import book, cli
+from imgleak.book import BookError
+
+CHAPTER_SOURCE = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # {title}
+
+# %% tags=["parameters"]
+value = 1
+
+# %%
+{body}
+'''
+
+
+def make_project(root: Path, chapters: dict[str, str], profile: str = "chapters: {}\n") -> Path:
+    """A minimal book: a toc listing ``chapters`` (name -> code of the last cell) and a 'quick' profile."""
+    (root / "_config.yml").write_text("title: test\n")
+    toc = "format: jb-book\nroot: book/intro\nchapters:\n" + "".join(
+        f"  - file: book/chapters/{name}\n" for name in chapters)
+    (root / "_toc.yml").write_text(toc)
+    (root / "notebooks").mkdir()
+    for name, body in chapters.items():
+        (root / "notebooks" / f"{name}.py").write_text(CHAPTER_SOURCE.format(title=name, body=body))
+    (root / "book" / "profiles").mkdir(parents=True)
+    (root / "book" / "profiles" / "quick.yaml").write_text(profile)
+    return root
+
+
+@pytest.fixture
+def fake_execution(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+    """Replace execution and the HTML build by recorders; executed chapters get a minimal notebook."""
+    calls: list[tuple[str, dict]] = []
+
+    def execute(root, name, parameters, profile, chapter_hash):
+        calls.append((name, parameters))
+        out = root / book.CHAPTERS_DIR / f"{name}.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"metadata": {"imgleak": {"hash": chapter_hash}}}))
+
+    monkeypatch.setattr(book, "execute_chapter", execute)
+    monkeypatch.setattr(book, "build_html", lambda root: root / "_build" / "html" / "index.html")
+    return calls
+
+
+def quiet(*_: object) -> None:
+    pass
+
+
+def test_chapters_come_from_the_toc_in_order(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"b": "pass", "a": "pass"})
+    assert book.chapter_names(root) == ["b", "a"]
+
+
+def test_a_toc_entry_without_source_is_an_error(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    (root / "notebooks" / "a.py").unlink()
+    with pytest.raises(BookError, match="notebooks/a.py does not exist"):
+        book.chapter_names(root)
+
+
+def test_project_root_requires_config_and_toc(tmp_path: Path) -> None:
+    with pytest.raises(BookError, match="_config.yml"):
+        book.project_root(tmp_path)
+
+
+def test_profiles_are_read_and_checked(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"a": "pass"}, "env:\n  X: 1\ntimeout: 5\nchapters:\n  a:\n    value: 3\n")
+    profile = book.load_profile(root, "quick")
+    assert profile.chapters == {"a": {"value": 3}} and profile.env == {"X": "1"} and profile.timeout == 5
+    with pytest.raises(BookError, match="unknown profile 'nope'; available: quick"):
+        book.load_profile(root, "nope")
+    (root / "book" / "profiles" / "bad.yaml").write_text("chapter: {}\n")
+    with pytest.raises(BookError, match="unknown keys"):
+        book.load_profile(root, "bad")
+
+
+def test_the_content_hash_covers_source_parameters_and_library(tmp_path: Path) -> None:
+    source = tmp_path / "c.py"
+    source.write_text("x = 1\n")
+    base = book.content_hash(source, {"a": 1}, "lib")
+    assert base == book.content_hash(source, {"a": 1}, "lib")
+    assert base != book.content_hash(source, {"a": 2}, "lib")
+    assert base != book.content_hash(source, {"a": 1}, "lib2")
+    source.write_text("x = 2\n")
+    assert base != book.content_hash(source, {"a": 1}, "lib")
+
+
+def test_only_stale_chapters_are_executed(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass", "b": "pass"})
+    book.build_book(root, "quick", log=quiet)
+    assert [c[0] for c in fake_execution] == ["a", "b"]
+    fake_execution.clear()
+    book.build_book(root, "quick", log=quiet)
+    assert fake_execution == []
+    (root / "notebooks" / "b.py").write_text((root / "notebooks" / "b.py").read_text() + "\n# edited\n")
+    book.build_book(root, "quick", log=quiet)
+    assert [c[0] for c in fake_execution] == ["b"]
+
+
+def test_a_chapter_override_touches_only_that_chapter(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass", "b": "pass"})
+    book.build_book(root, "quick", log=quiet)
+    fake_execution.clear()
+    _, runs = book.build_book(root, "quick", chapter="b", overrides={"value": 7}, log=quiet)
+    assert fake_execution == [("b", {"value": 7})]
+    assert {r.name: r.executed for r in runs} == {"a": False, "b": True}
+
+
+def test_force_reexecutes(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    book.build_book(root, "quick", log=quiet)
+    book.build_book(root, "quick", force=True, log=quiet)
+    assert len(fake_execution) == 2
+
+
+def test_unknown_chapter_is_an_error(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    with pytest.raises(BookError, match="unknown chapter 'z'; chapters: a"):
+        book.build_book(root, "quick", chapter="z", log=quiet)
+
+
+def test_a_profile_for_an_unknown_chapter_is_an_error(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass"}, "chapters:\n  z: {value: 1}\n")
+    with pytest.raises(BookError, match="unknown chapter"):
+        book.build_book(root, "quick", log=quiet)
+
+
+def test_a_source_without_parameters_cell_is_an_error(tmp_path: Path) -> None:
+    source = tmp_path / "c.py"
+    source.write_text("# %%\nx = 1\n")
+    with pytest.raises(BookError, match="tagged parameters"):
+        book.to_notebook(source, tmp_path / "c.ipynb")
+
+
+def test_conversion_sets_the_kernel_and_keeps_parameters(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    book.to_notebook(root / "notebooks" / "a.py", tmp_path / "a.ipynb")
+    notebook = json.loads((tmp_path / "a.ipynb").read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert book.declared_parameters(tmp_path / "a.ipynb") == {"value": "1"}
+
+
+def test_cli_values_are_read_as_yaml() -> None:
+    assert book.parse_value("3") == 3
+    assert book.parse_value("[1, 2]") == [1, 2]
+    assert book.parse_value("astronaut") == "astronaut"
+    assert book.parse_value("null") is None
+
+
+# The two tests below start a real kernel (a few seconds each).
+
+def test_an_unknown_parameter_is_refused_before_execution(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    assert cli.main(["book", "--root", str(root), "--profile", "quick", "-p", "valeu", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "has no parameter(s) ['valeu']" in err and "declares: value" in err
+    assert not (root / "book" / "chapters" / "a.ipynb").exists()
+
+
+def test_a_failing_cell_fails_the_build_and_shows_the_cell(tmp_path: Path, capsys) -> None:
+    root = make_project(tmp_path, {"a": "result = value / 0"})
+    assert cli.main(["book", "--root", str(root), "--profile", "quick"]) == 1
+    err = capsys.readouterr().err
+    assert "chapter 'a' failed" in err
+    assert "result = value / 0" in err and "ZeroDivisionError" in err
+    assert not (root / "book" / "chapters" / "a.ipynb").exists()  # nothing half-built is kept as a chapter
+    assert (root / "_build" / "failed" / "a.ipynb").is_file()
+    assert not (root / "_build" / "html").exists()
