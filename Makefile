@@ -8,7 +8,6 @@ PROFILE ?= default
 CHAPTER ?=
 STAMP := $(VENV)/.installed
 
-export HF_HUB_OFFLINE ?= 1
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 
 .PHONY: book test install clean

@@ -53,8 +53,10 @@ def _to_chw(array: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected 8-bit pixels, got {array.dtype}")
     if array.ndim == 2:
         array = array[:, :, None]
-    array = array[:, :, :3]
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    if array.shape[2] in (2, 4):  # LA / RGBA: drop the alpha channel
+        array = array[:, :, :-1]
+    # Always copy: decoders hand out read-only buffers, and ciphers may write in place.
+    return torch.from_numpy(np.array(array.transpose(2, 0, 1), order="C", copy=True))
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:
@@ -198,17 +200,23 @@ _TORCHVISION = {
 TORCHVISION_NAMES: tuple[str, ...] = tuple(_TORCHVISION)
 
 
-def _directories(root: Path) -> set[Path]:
-    return {Path(d) for d, _, _ in os.walk(root)} if root.exists() else set()
+def _existing_ancestor(path: Path) -> Path:
+    """The deepest folder on ``path``'s way up that exists now."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
-def _remove_new_empty_directories(root: Path, existed_before: set[Path]) -> None:
-    """Remove the empty folders a failed torchvision call left under ``root``."""
-    for directory in sorted(_directories(root) - existed_before, key=lambda p: len(p.parts), reverse=True):
+def _directories(top: Path) -> set[Path]:
+    return {Path(d) for d, _, _ in os.walk(top)}
+
+
+def _remove_new_empty_directories(top: Path, existed_before: set[Path]) -> None:
+    """Remove the empty folders that appeared under ``top`` since ``existed_before`` was taken."""
+    for directory in sorted(_directories(top) - existed_before, key=lambda p: len(p.parts), reverse=True):
         if directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
-    if root not in existed_before and root.is_dir() and not any(root.iterdir()):
-        root.rmdir()
 
 
 def load_torchvision(name: str, root: str | os.PathLike, train: bool = True, download: bool = False) -> LabelledImages:
@@ -225,14 +233,15 @@ def load_torchvision(name: str, root: str | os.PathLike, train: bool = True, dow
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(TORCHVISION_NAMES)}")
     class_name, folder, files = _TORCHVISION[name]
     root = Path(root)
-    existed = _directories(root)
+    top = _existing_ancestor(root)  # torchvision may create root and its parents
+    existed = _directories(top)
     try:
         if name == "stl10":
             dataset = tvd.STL10(root, split="train" if train else "test", download=download)
         else:
             dataset = getattr(tvd, class_name)(root, train=train, download=download)
     except (RuntimeError, OSError, ValueError) as err:  # URLError is an OSError
-        _remove_new_empty_directories(root, existed)
+        _remove_new_empty_directories(top, existed)
         how = ("the download failed (no internet here?)" if download
                else "it is not on disk and download=False")
         raise DatasetUnavailableError(
@@ -279,6 +288,8 @@ def extract_patches(x: torch.Tensor, positions: torch.Tensor, size: int) -> torc
     ``(C, H, W)`` → ``(P, C, size, size)``; ``(N, C, H, W)`` → ``(N, P, C, size, size)``.
     """
     batch, single = as_image_batch(x)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
     height, width = batch.shape[-2:]
     positions = torch.as_tensor(positions, dtype=torch.int64)
     if positions.dim() != 2 or positions.shape[1] != 2:
@@ -297,6 +308,7 @@ def colocated_patches(
     image: torch.Tensor, other: torch.Tensor, size: int, count: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same ``count`` random patches cut from an image and from its cipher (same shape)."""
+    as_image_batch(other, "other")
     if image.shape != other.shape:
         raise ValueError(f"image and cipher must have the same shape, got {tuple(image.shape)} and {tuple(other.shape)}")
     batch, _ = as_image_batch(image, "image")
