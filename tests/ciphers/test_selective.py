@@ -1,0 +1,139 @@
+"""Selective (MSB) encryption: exact inverse, clear part, key bits, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imgleak.ciphers import SelectiveEncryption
+from imgleak.keys import Key, keystream_bits
+
+
+def _random_images(shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(device)
+
+
+image_shapes = st.tuples(
+    st.sampled_from([(), (1,), (2,), (3,)]),  # no batch axis, or N images
+    st.integers(1, 3), st.integers(1, 9), st.integers(1, 9),
+).map(lambda t: (*t[0], t[1], t[2], t[3]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(bits=st.integers(0, 8), shape=image_shapes, seed=st.integers(0, 2**32 - 1))
+def test_decrypt_inverts_encrypt_exactly(device, bits, shape, seed):
+    cipher = SelectiveEncryption(bits)
+    x = _random_images(shape, seed, device)
+    key = Key.from_seed(seed)
+    y = cipher.encrypt(x, key)
+    assert (y.shape, y.dtype, y.device) == (x.shape, x.dtype, x.device)
+    assert torch.equal(cipher.decrypt(y, key), x)
+    assert torch.equal(cipher.clear_part(y).long(), x.long() % 2 ** (8 - bits))
+
+
+def test_zero_bits_is_the_identity(device):
+    x = _random_images((2, 3, 8, 8), 0, device)
+    assert torch.equal(SelectiveEncryption(0).encrypt(x, Key.from_seed(1)), x)
+
+
+@pytest.mark.parametrize("bits", range(9))
+def test_only_the_most_significant_bits_change(device, bits):
+    cipher = SelectiveEncryption(bits)
+    x = _random_images((2, 3, 16, 16), bits, device)
+    y = cipher.encrypt(x, Key.from_seed(3))
+    low = (1 << (8 - bits)) - 1
+    assert torch.equal(y & low, x & low)
+    clear = cipher.clear_part(y)
+    assert torch.equal(clear, x & low)
+    assert int(clear.max()) <= low
+    scaled = cipher.scaled_clear_part(y)
+    assert scaled.dtype == torch.uint8
+    assert torch.equal(scaled, ((x & low).int() << bits).to(torch.uint8))
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_key_bits_are_the_chacha_stream_cut_into_n_bit_groups(device, bits):
+    cipher = SelectiveEncryption(bits)
+    key = Key.from_seed(11)
+    x = torch.zeros(2, 3, 5, 7, dtype=torch.uint8, device=device)  # 210 samples, not a multiple of 8
+    mask = cipher.encrypt(x, key).cpu().numpy().reshape(-1).astype(np.int64)
+    stream = keystream_bits(key.derive("selective"), bits * x.numel()).reshape(-1, bits)
+    expected = (stream.astype(np.int64) * (1 << np.arange(bits - 1, -1, -1))).sum(axis=1)
+    assert np.array_equal(mask, expected << (8 - bits))
+
+
+def test_the_batch_keystream_runs_on_across_images(device):
+    cipher = SelectiveEncryption(4)
+    key = Key.from_seed(5)
+    image = _random_images((3, 6, 6), 0, device)
+    batch = cipher.encrypt(torch.stack([image, image]), key)
+    assert not torch.equal(batch[0], batch[1])  # every image gets its own key bits
+    assert torch.equal(batch[0], cipher.encrypt(image, key))  # the first uses the stream's start
+
+
+def test_encrypted_msbs_look_uniform(device):
+    x = torch.full((4, 1, 256, 256), 77, dtype=torch.uint8, device=device)
+    y = SelectiveEncryption(8).encrypt(x, Key.from_seed(2))
+    counts = torch.bincount(y.reshape(-1).long(), minlength=256).cpu().double()
+    expected = x.numel() / 256
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 255 + 6 * (2 * 255) ** 0.5  # chi-square, 255 degrees of freedom: mean 255, sd 22.6
+    top3 = SelectiveEncryption(3).encrypt(x, Key.from_seed(2)) >> 5
+    shares = torch.bincount(top3.reshape(-1).long(), minlength=8).cpu().double() / x.numel()
+    assert torch.allclose(shares, torch.full((8,), 1 / 8, dtype=torch.float64), atol=0.005)
+
+
+def test_different_keys_give_different_ciphers(device):
+    cipher = SelectiveEncryption(3)
+    x = _random_images((1, 3, 16, 16), 0, device)
+    assert torch.equal(cipher.encrypt(x, Key.from_seed(1)), cipher.encrypt(x, Key.from_seed(1)))
+    assert not torch.equal(cipher.encrypt(x, Key.from_seed(1)), cipher.encrypt(x, Key.from_seed(2)))
+
+
+def test_non_contiguous_input(device):
+    cipher = SelectiveEncryption(5)
+    x = _random_images((2, 3, 8, 12), 4, device).transpose(-1, -2)
+    key = Key.from_seed(0)
+    y = cipher.encrypt(x, key)
+    assert y.shape == x.shape
+    assert torch.equal(cipher.decrypt(y, key), x)
+    assert torch.equal(y, cipher.encrypt(x.contiguous(), key))
+
+
+def test_attributes_and_key_space():
+    cipher = SelectiveEncryption(3)
+    assert cipher.invertible is True
+    assert cipher.name == "selective"
+    assert cipher.bits == 3
+    assert cipher.key_space_log2((3, 4, 5)) == 3 * 60
+    assert cipher.key_space_log2(torch.Size([2, 3, 4, 5])) == 3 * 120
+    assert SelectiveEncryption(0).key_space_log2((3, 4, 5)) == 0
+    assert SelectiveEncryption(np.int64(2)) == SelectiveEncryption(2)
+
+
+@pytest.mark.parametrize("bits", [-1, 9, 2.0, "3", True, None])
+def test_bad_bit_count(bits):
+    with pytest.raises(ValueError, match="0 to 8"):
+        SelectiveEncryption(bits)
+
+
+def test_bad_images_and_keys(device):
+    cipher = SelectiveEncryption(2)
+    key = Key.from_seed(0)
+    for method in (cipher.encrypt, cipher.decrypt):
+        with pytest.raises(TypeError, match="uint8"):
+            method(torch.zeros(1, 3, 4, 4, dtype=torch.float32, device=device), key)
+        with pytest.raises(ValueError, match=r"\(C, H, W\) or \(N, C, H, W\)"):
+            method(torch.zeros(4, 4, dtype=torch.uint8, device=device), key)
+        with pytest.raises(ValueError, match=r"\(C, H, W\) or \(N, C, H, W\)"):
+            method(torch.zeros(1, 1, 3, 4, 4, dtype=torch.uint8, device=device), key)
+        with pytest.raises(TypeError, match="imgleak Key"):
+            method(torch.zeros(3, 4, 4, dtype=torch.uint8, device=device), 42)
+    with pytest.raises(TypeError, match="uint8"):
+        cipher.clear_part(torch.zeros(3, 4, 4, dtype=torch.int64, device=device))
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        cipher.scaled_clear_part(torch.zeros(4, dtype=torch.uint8, device=device))
