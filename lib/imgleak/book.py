@@ -220,7 +220,10 @@ def build_html(root: Path) -> Path:
                "--builder", "html", "-n", "-W", "--keep-going"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
-        raise BookError("jupyter-book build failed:\n" + result.stdout[-6000:] + result.stderr[-6000:])
+        output = ANSI_ESCAPE.sub("", result.stdout + result.stderr)
+        problems = [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line]
+        raise BookError("jupyter-book build failed (warnings count as errors):\n"
+                        + "\n".join(problems or output.splitlines()[-60:]))
     index = root / "_build" / "html" / "index.html"
     if not index.is_file():
         raise BookError(f"jupyter-book finished but {index} is missing")

@@ -18,6 +18,9 @@ def copy_book_sources(destination: Path) -> Path:
         shutil.copy(REPO / name, destination / name)
     shutil.copytree(REPO / "notebooks", destination / "notebooks")
     shutil.copytree(REPO / "book", destination / "book", ignore=shutil.ignore_patterns("chapters"))
+    # Stray documents in hidden folders (pytest's cache writes one) must not enter the book.
+    (destination / ".pytest_cache").mkdir()
+    (destination / ".pytest_cache" / "README.md").write_text("# not a chapter\n")
     return destination
 
 
