@@ -1,0 +1,81 @@
+"""Selective encryption throughput against the machine's limits, measured in one run.
+
+Prints, for a 64x3x512x512 uint8 batch (override with --shape):
+  * the memory limit: ``copy_`` into a preallocated tensor of the same shape;
+  * the keystream limit: ChaCha20 for the key bits the batch needs (n bits per sample);
+  * imgleak's encryption end to end (keystream included) for n = 1, 4, 8, and its XOR step alone;
+  * a straightforward numpy version, for scale.
+Targets (issue 3): end to end within 1.5x of the slower limit; XOR step >= 50 % of the memory limit.
+
+    .venv/bin/python bench/selective.py [--device cuda] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from imgleak.ciphers.selective import SelectiveEncryption, _keystream, _n_bit_groups
+from imgleak.keys import Key, keystream_bytes
+
+
+def best_seconds(work: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """The fastest of ``repeats`` runs (after one warm-up), synchronising CUDA around each."""
+    work()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        work()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def numpy_selective(x: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """What a researcher might write: numpy random bits, shifted and XORed (not cryptographic)."""
+    k = np.random.default_rng(seed).integers(0, 2**n, size=x.shape, dtype=np.uint8)
+    return x ^ (k << (8 - n)).astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--shape", default="64,3,512,512")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    shape = tuple(int(s) for s in args.shape.split(","))
+    x = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0)).to(device)
+    out = torch.empty_like(x)
+    key = Key.from_seed(0)
+    mib = x.numel() / 2**20
+    print(f"batch {shape} uint8 = {mib:.0f} MiB on {device} ({torch.get_num_threads()} CPU threads)")
+
+    copy_s = best_seconds(lambda: out.copy_(x), device, args.repeats)
+    print(f"memory limit   copy_            {mib / copy_s:8.0f} MiB/s")
+    x_np = x.cpu().numpy()
+    for n in (1, 4, 8):
+        cipher = SelectiveEncryption(n)
+        stream_bytes = -(-x.numel() // 8) * n
+        sub = key.derive("selective")
+        stream_s = best_seconds(lambda: _keystream(sub, stream_bytes, device), device, args.repeats)
+        limit_s = max(copy_s, stream_s)
+        e2e_s = best_seconds(lambda: cipher.encrypt(x, key), device, args.repeats)
+        mask = (_n_bit_groups(_keystream(sub, stream_bytes, device), n, x.numel()) << (8 - n)).reshape(shape)
+        xor_s = best_seconds(lambda: torch.bitwise_xor(x, mask, out=out), device, args.repeats)
+        numpy_s = best_seconds(lambda: numpy_selective(x_np, n, 0), torch.device("cpu"), args.repeats)
+        print(f"n={n}: keystream limit {mib / stream_s:8.0f} MiB/s | end to end {mib / e2e_s:8.0f} MiB/s "
+              f"= {limit_s / e2e_s:4.2f} of the slower limit (target >= {1 / 1.5:.2f}) | "
+              f"XOR step {mib / xor_s:8.0f} MiB/s = {copy_s / xor_s:4.2f} of copy_ (target >= 0.50) | "
+              f"numpy {mib / numpy_s:6.0f} MiB/s")
+
+
+if __name__ == "__main__":
+    main()
