@@ -11,6 +11,8 @@ from typing import Any, Protocol
 import torch
 
 from ..keys import Key
+from .permutation import RandomPermutation
+from .rvt import RandomVortex
 from .selective import SelectiveEncryption
 
 
@@ -29,7 +31,7 @@ class Cipher(Protocol):
 
 
 _REGISTRY: dict[str, type[Cipher]] = {
-    SelectiveEncryption.name: SelectiveEncryption,
+    scheme.name: scheme for scheme in (SelectiveEncryption, RandomVortex, RandomPermutation)
 }
 
 
@@ -47,4 +49,4 @@ def get(name: str, **params: Any) -> Cipher:
     return scheme(**params)
 
 
-__all__ = ["Cipher", "SelectiveEncryption", "available", "get"]
+__all__ = ["Cipher", "RandomPermutation", "RandomVortex", "SelectiveEncryption", "available", "get"]
