@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from imgleak.chacha import chacha20_block, chacha20_keystream
+from imgleak.chacha import chacha20_block, chacha20_encryptor, chacha20_keystream
 from imgleak.keys import Key, keystream_bytes
 
 # RFC 8439, section 2.3.2: key 00 01 .. 1f, nonce 00 00 00 09 00 00 00 4a 00 00 00 00, counter 1.
@@ -83,3 +84,31 @@ def test_keystream_rejects_bad_arguments():
         chacha20_keystream(key, 16, nonce=2**96)
     with pytest.raises(ValueError, match="device"):
         chacha20_keystream(key, 16, device="nonsense")
+
+
+@pytest.mark.parametrize("block", [0, 1, 77])
+@pytest.mark.parametrize("nonce", [0, 2**64 + 3])
+def test_encryptor_continues_the_stream_from_any_block(block, nonce):
+    key = Key.from_seed(4)
+    reference = keystream_bytes(key, 64 * block + 1000, nonce)[64 * block:]
+    encryptor = chacha20_encryptor(key, block, nonce)
+    stream = np.zeros(1000, np.uint8)
+    encryptor.update_into(stream[:333], stream[:333])  # in place, in uneven pieces
+    encryptor.update_into(stream[333:], stream[333:])
+    assert stream.tobytes() == reference.tobytes()
+    data = np.arange(1000, dtype=np.int64).astype(np.uint8)
+    out = np.empty_like(data)
+    chacha20_encryptor(key, block, nonce).update_into(data, out)
+    assert np.array_equal(out, data ^ reference)
+
+
+def test_encryptor_rejects_bad_arguments():
+    key = Key.from_seed(0)
+    with pytest.raises(TypeError, match="imgleak Key"):
+        chacha20_encryptor(b"\x00" * 32)
+    with pytest.raises(ValueError, match="block"):
+        chacha20_encryptor(key, -1)
+    with pytest.raises(ValueError, match="block"):
+        chacha20_encryptor(key, 2**32)
+    with pytest.raises(ValueError, match="nonce"):
+        chacha20_encryptor(key, nonce=2**96)

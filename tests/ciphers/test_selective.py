@@ -8,13 +8,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgleak.ciphers import SelectiveEncryption
+from imgleak.ciphers import SelectiveEncryption, selective
 from imgleak.keys import Key, keystream_bits
 
 
 def _random_images(shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(device)
+
+
+def _n_bit_groups(stream_bits: np.ndarray, bits: int) -> np.ndarray:
+    """Reference key mask: the bit stream cut into groups of ``bits`` (MSB first), each shifted to the top of a byte."""
+    groups = stream_bits.reshape(-1, bits).astype(np.int64)
+    return (groups * (1 << np.arange(bits - 1, -1, -1))).sum(axis=1) << (8 - bits)
 
 
 image_shapes = st.tuples(
@@ -61,9 +67,31 @@ def test_key_bits_are_the_chacha_stream_cut_into_n_bit_groups(device, bits):
     key = Key.from_seed(11)
     x = torch.zeros(2, 3, 5, 7, dtype=torch.uint8, device=device)  # 210 samples, not a multiple of 8
     mask = cipher.encrypt(x, key).cpu().numpy().reshape(-1).astype(np.int64)
-    stream = keystream_bits(key.derive("selective"), bits * x.numel()).reshape(-1, bits)
-    expected = (stream.astype(np.int64) * (1 << np.arange(bits - 1, -1, -1))).sum(axis=1)
-    assert np.array_equal(mask, expected << (8 - bits))
+    assert np.array_equal(mask, _n_bit_groups(keystream_bits(key.derive("selective"), bits * x.numel()), bits))
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_cpu_parts_and_chunks_continue_the_key_stream(monkeypatch, bits):
+    # Small parts and chunks, several threads: 3 * 3 * 17 * 19 = 2907 samples make 3 parts of up
+    # to 2 chunks, the last ones partial and not a multiple of 8 samples.
+    monkeypatch.setattr(selective, "_CHUNK", 512)
+    monkeypatch.setattr(selective, "_PART", 1024)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    key = Key.from_seed(12)
+    x = _random_images((3, 3, 17, 19), bits, torch.device("cpu"))
+    y = SelectiveEncryption(bits).encrypt(x, key)
+    mask = _n_bit_groups(keystream_bits(key.derive("selective"), bits * x.numel()), bits)
+    assert np.array_equal(y.numpy().reshape(-1), x.numpy().reshape(-1) ^ mask.astype(np.uint8))
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_device_key_mask_equals_the_cpu_one(device, bits):
+    stream = np.random.default_rng(bits).integers(0, 256, 64 * bits, dtype=np.uint8)  # keys 512 samples
+    expected = _n_bit_groups(np.unpackbits(stream), bits).astype(np.uint8)
+    assert np.array_equal(selective._key_mask_numpy(stream, bits), expected)
+    on_device = selective._key_mask_torch(torch.from_numpy(stream).to(device), bits)
+    assert on_device.dtype == torch.uint8 and on_device.device == device
+    assert np.array_equal(on_device.cpu().numpy(), expected)
 
 
 def test_the_batch_keystream_runs_on_across_images(device):
