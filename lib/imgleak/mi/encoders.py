@@ -1,0 +1,466 @@
+"""Frozen image encoders (CLIP ViT-B-32, ResNet-50, ResNet-18): one embedding per image or patch.
+
+The seed paper embeds 224x224 patches (no resizing) with a frozen CLIP ViT-B and an ImageNet
+ResNet, then runs MINE on pairs of embeddings; for its cosine-similarity experiment it resizes
+whole images to 224x224. :func:`load_encoder` returns an :class:`Encoder` whose
+:meth:`Encoder.embed` takes ``uint8`` images and returns ``float32`` embeddings:
+
+* ``clip-vit-b-32`` (512-d): open_clip's image embedding (``encode_image``: projected, not
+  L2-normalised); 224x224 inputs only, or ``resize=True``.
+* ``resnet50`` (2048-d) / ``resnet18`` (512-d): torchvision ResNet, the global-average-pooled
+  penultimate features (``fc`` replaced by ``Identity``); any input size of at least 32x32.
+
+Preprocessing: pixels / 255, a grey channel repeated to RGB, then the model's normalisation
+(CLIP: open_clip's ``OPENAI_DATASET_MEAN``/``STD``; ResNet: the ImageNet mean/std). Nothing is
+resized unless ``resize=True`` (bicubic, antialiased, to 224x224 - aspect ratio not kept).
+
+Weights, and where they are looked for (every location is read when ``load_encoder`` is called,
+so environment changes made after import are honoured):
+
+* ``clip-vit-b-32``: the OpenAI weights of open_clip's ``ViT-B-32`` tag ``openai``, i.e. the
+  Hugging Face repo ``timm/vit_base_patch32_clip_224.openai`` (``open_clip_model.safetensors``,
+  else ``open_clip_pytorch_model.bin``) in the Hugging Face hub cache (``$HF_HUB_CACHE``, else
+  ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else
+  ``~/.cache/huggingface/hub``), found with ``huggingface_hub.try_to_load_from_cache``; or
+  OpenAI's TorchScript ``ViT-B-32.pt`` in open_clip's URL cache ``~/.cache/clip`` (used when
+  ``huggingface_hub`` is missing). The model is built with QuickGELU, the activation these
+  weights were trained with (``create_model('ViT-B-32', pretrained='openai')`` alone builds GELU
+  and warns of the mismatch in open_clip 3.x).
+* ``resnet50`` / ``resnet18``: torchvision's ``ResNet50_Weights.IMAGENET1K_V2`` /
+  ``ResNet18_Weights.IMAGENET1K_V1`` file (``resnet50-11ad3fa6.pth`` / ``resnet18-f37072fd.pth``)
+  in ``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME/hub``, else
+  ``$XDG_CACHE_HOME/torch/hub``, else ``~/.cache/torch/hub``, or what ``torch.hub.set_dir`` set).
+* ``weights=PATH``: a local file instead (an open_clip / OpenAI checkpoint of ViT-B-32 with the
+  OpenAI architecture, or a torchvision ResNet ``state_dict``, with or without the ``fc`` keys).
+
+When the weights are not cached, they are downloaded the usual way (open_clip / torchvision,
+into those same caches) unless ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) is set - the
+project's "no downloads" switch, honoured for the torchvision weights too - in which case
+:class:`WeightsUnavailableError` is raised at once, saying which file to fetch and where to put
+it. A failed download raises the same error; for CLIP a DNS lookup of the hub's host is tried
+first, so a machine without any network fails in well under a second instead of waiting through
+huggingface_hub's retries (~45 s). ``pretrained=False`` is the explicit fallback: the
+encoder is randomly initialised with a fixed seed (reproducible, the caller's random state is
+left untouched), ``encoder.pretrained`` is ``False`` and ``encoder.description`` says
+"(random init, NOT pretrained)" so figures can say so in their titles.
+
+:func:`cosine_similarity` (row-wise) and :func:`rounded_features` (the "naive rounding" of CLIP
+features into integer codes for the plug-in MI) are the two small helpers the paper's Fig. 3 needs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from imgleak.tensors import as_image_batch, resolve_device, restore_rank
+
+__all__ = [
+    "ENCODERS",
+    "RANDOM_INIT_SEED",
+    "Encoder",
+    "WeightsUnavailableError",
+    "cosine_similarity",
+    "load_encoder",
+    "rounded_features",
+]
+
+ENCODERS = ("clip-vit-b-32", "resnet50", "resnet18")
+RANDOM_INIT_SEED = 0  # seed of every pretrained=False encoder
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_ARCH = "ViT-B-32"
+CLIP_TAG = "openai"
+CLIP_SIZE = 224
+CLIP_HF_REPO = "timm/vit_base_patch32_clip_224.openai"  # fallback if open_clip's table changes
+CLIP_HF_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+RESNET_MIN_SIZE = 32
+
+# name -> (torchvision builder, weights enum, weights tag, embedding dim, display name)
+_RESNETS = {
+    "resnet50": ("resnet50", "ResNet50_Weights", "IMAGENET1K_V2", 2048, "ResNet-50"),
+    "resnet18": ("resnet18", "ResNet18_Weights", "IMAGENET1K_V1", 512, "ResNet-18"),
+}
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable here; the message says how to get them."""
+
+
+@dataclass(eq=False)
+class Encoder:
+    """A frozen image encoder: ``embed(images)`` gives one ``dim``-vector per image.
+
+    Attributes: ``name`` (one of :data:`ENCODERS`), ``dim``, ``pretrained`` (False for a
+    random-init encoder), ``description`` (for figure titles), ``device`` (where the model
+    runs), ``model`` (the frozen ``nn.Module``, eval mode, no gradients), ``mean``/``std`` (the
+    normalisation), ``input_size`` (the only accepted side length, or None for any size of at
+    least ``min_size``), ``weights_path`` (the weights file loaded, if any).
+    """
+
+    name: str
+    dim: int
+    pretrained: bool
+    description: str
+    device: torch.device
+    model: nn.Module = field(repr=False)
+    mean: tuple[float, float, float] = field(repr=False)
+    std: tuple[float, float, float] = field(repr=False)
+    input_size: int | None = None
+    min_size: int = 1
+    weights_path: str | None = None
+
+    def embed(
+        self,
+        images: torch.Tensor,
+        batch_size: int = 32,
+        progress: bool = False,
+        resize: bool = False,
+    ) -> torch.Tensor:
+        """Embeddings of ``uint8`` images ``(N, C, H, W)`` → ``float32`` ``(N, dim)``.
+
+        A single image ``(C, H, W)`` gives ``(dim,)``. ``C`` is 1 (repeated to RGB) or 3.
+        The model runs on :attr:`device` in batches of ``batch_size`` under
+        ``torch.inference_mode``; the result is an ordinary tensor (usable in autograd, e.g.
+        as MINE's input) on the device the images came in on. ``resize=True`` resizes every
+        image bicubically (antialiased) to 224x224 first, as the paper does for whole images;
+        otherwise CLIP needs 224x224 inputs and the ResNets take any size of at least 32x32.
+        """
+        batch, single = as_image_batch(images, "images")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        channels, height, width = batch.shape[1:]
+        if channels not in (1, 3):
+            raise ValueError(
+                f"images must have 1 (grey) or 3 (RGB) channels for {self.name}, got {channels} "
+                f"(shape {tuple(images.shape)})"
+            )
+        target = (CLIP_SIZE, CLIP_SIZE) if resize else None
+        if not resize:
+            if self.input_size is not None and (height, width) != (self.input_size, self.input_size):
+                raise ValueError(
+                    f"{self.name} takes {self.input_size}x{self.input_size} images (ViT-B-32's positional "
+                    f"embeddings are for a 7x7 grid of 32-pixel patches), got {height}x{width}; cut "
+                    f"{self.input_size}x{self.input_size} patches, or pass resize=True to resize bicubically "
+                    f"to {self.input_size}x{self.input_size}"
+                )
+            if min(height, width) < self.min_size:
+                raise ValueError(
+                    f"{self.name} needs images of at least {self.min_size}x{self.min_size}, got "
+                    f"{height}x{width}; pass resize=True to resize to 224x224"
+                )
+        out_device = batch.device
+        mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
+        n = batch.shape[0]
+        outputs = []
+        bar = tqdm(total=n, desc=f"embed ({self.name})", unit="img", disable=not progress, leave=False)
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                x = batch[start:start + batch_size].to(self.device, non_blocking=True)
+                x = x.to(torch.float32).div_(255.0)
+                if channels == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                if target is not None and (height, width) != target:
+                    x = F.interpolate(x, size=target, mode="bicubic", align_corners=False, antialias=True)
+                    x = x.clamp_(0.0, 1.0)
+                x = (x - mean) / std
+                outputs.append(self.model(x).to(torch.float32).to(out_device))
+                bar.update(x.shape[0])
+        bar.close()
+        # cat outside inference mode: the result is a normal tensor, not an inference tensor
+        emb = torch.cat(outputs) if outputs else torch.empty(0, self.dim, device=out_device)
+        return restore_rank(emb, single)
+
+
+def load_encoder(
+    name: str,
+    pretrained: bool = True,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+) -> Encoder:
+    """A frozen encoder ``name`` (one of :data:`ENCODERS`) on ``device`` (``"auto"``: CUDA if present).
+
+    ``pretrained=True`` (default): the standard pretrained weights from the caches listed in the
+    module docstring (downloaded there when missing, unless ``HF_HUB_OFFLINE`` is set), or the
+    local file ``weights``; raises :class:`WeightsUnavailableError` when they cannot be had and
+    ``FileNotFoundError`` for a missing ``weights`` file. ``pretrained=False``: random init with
+    :data:`RANDOM_INIT_SEED` (identical weights at every call).
+    """
+    if not isinstance(name, str) or name.strip().lower() not in ENCODERS:
+        raise ValueError(f"encoder name must be one of {', '.join(map(repr, ENCODERS))}, got {name!r}")
+    name = name.strip().lower()
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
+    path = None
+    if weights is not None:
+        if not pretrained:
+            raise ValueError("weights= loads pretrained weights: do not combine it with pretrained=False")
+        if not isinstance(weights, (str, os.PathLike)):
+            raise TypeError(f"weights must be a path to a local weights file, got {type(weights).__name__}")
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file for {name} not found: {path}")
+    dev = resolve_device(device)
+    if name == "clip-vit-b-32":
+        encoder = _load_clip(pretrained, path)
+    else:
+        encoder = _load_resnet(name, pretrained, path)
+    encoder.model.eval().requires_grad_(False).to(dev)
+    encoder.device = dev
+    return encoder
+
+
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Row-wise cosine similarity of two embedding batches ``(N, D)`` → ``(N,)`` (or ``(D,)`` → scalar)."""
+    for arg, t in (("a", a), ("b", b)):
+        if not isinstance(t, torch.Tensor) or not t.dtype.is_floating_point:
+            raise TypeError(f"{arg} must be a floating-point torch.Tensor, got {getattr(t, 'dtype', type(t).__name__)}")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return F.cosine_similarity(a, b, dim=-1, eps=eps)
+
+
+def rounded_features(emb: torch.Tensor, decimals: int) -> torch.Tensor:
+    """Features rounded to ``decimals`` decimals, as non-negative ``int64`` codes of the same shape.
+
+    ``code = round(emb * 10**decimals) - min`` over the whole tensor: one shift for all
+    dimensions, so equal rounded values get equal codes in every dimension and pooling the
+    dimensions (pairs ``(f_d(X), f_d(E))`` over ``d`` and images) is a bijection of the rounded
+    values - the plug-in MI of :mod:`imgleak.mi.histogram` is the MI of the rounded features.
+    Coding X and E separately is fine (MI ignores a bijection of each variable). The number of
+    bins grows as ``10**decimals`` times the value range: 1-2 decimals suit CLIP features.
+    """
+    if not isinstance(emb, torch.Tensor) or not emb.dtype.is_floating_point:
+        raise TypeError(f"emb must be a floating-point torch.Tensor, got {getattr(emb, 'dtype', type(emb).__name__)}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int, got {decimals!r}")
+    if emb.numel() == 0:
+        raise ValueError("emb is empty")
+    if not torch.isfinite(emb).all():
+        raise ValueError("emb holds NaN or infinite values")
+    codes = torch.round(emb.to(torch.float64) * 10.0 ** decimals).to(torch.int64)
+    return codes - codes.min()
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with the CPU generator seeded by :data:`RANDOM_INIT_SEED`, the caller's RNG state restored."""
+    with torch.random.fork_rng(devices=[]):  # models are built on the CPU: only its RNG is used
+        torch.random.default_generator.manual_seed(RANDOM_INIT_SEED)
+        return build()
+
+
+def _offline() -> bool:
+    """``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` set now, or when huggingface_hub was imported."""
+    flag = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    if flag.strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return False
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
+
+
+def _hf_host() -> str | None:
+    """Host name of the Hugging Face endpoint (``HF_ENDPOINT`` or huggingface.co); None without huggingface_hub."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return None
+    return urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).hostname
+
+
+def _resolves(host: str) -> bool:
+    """Whether a DNS lookup of ``host`` succeeds (a quick test for "no network at all")."""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
+def _hf_hub_cache() -> Path:
+    """The Hugging Face hub cache folder, resolved from the environment now (as huggingface_hub does)."""
+    env = os.environ
+    if env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE"):
+        folder = env.get("HF_HUB_CACHE") or env["HUGGINGFACE_HUB_CACHE"]
+    else:
+        xdg = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(env.get("HF_HOME") or os.path.join(xdg, "huggingface"), "hub")
+    return Path(os.path.expandvars(os.path.expanduser(folder)))
+
+
+def _clip_hf_repo() -> tuple[str, tuple[str, ...]]:
+    """(repo id, candidate file names) of the ViT-B-32 ``openai`` weights on the Hugging Face hub."""
+    import open_clip
+
+    hub = open_clip.get_pretrained_cfg(CLIP_ARCH, CLIP_TAG).get("hf_hub", "") or CLIP_HF_REPO + "/"
+    repo, filename = os.path.split(hub)
+    return repo, ((filename,) if filename else CLIP_HF_FILES)
+
+
+def _find_clip_in_cache() -> Path | None:
+    """The cached OpenAI ViT-B-32 weights file, or None (never touches the network)."""
+    repo, filenames = _clip_hf_repo()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        try_to_load_from_cache = None
+    if try_to_load_from_cache is not None:
+        for filename in filenames:
+            hit = try_to_load_from_cache(repo, filename, cache_dir=str(_hf_hub_cache()))
+            if isinstance(hit, str) and os.path.isfile(hit):
+                return Path(hit)
+    legacy = Path(os.path.expanduser("~/.cache/clip")) / f"{CLIP_ARCH}.pt"  # open_clip's URL download cache
+    return legacy if legacy.is_file() else None
+
+
+def _clip_missing_message(reason: str) -> str:
+    repo, filenames = _clip_hf_repo()
+    return (
+        f"pretrained weights for 'clip-vit-b-32' (open_clip {CLIP_ARCH}, tag '{CLIP_TAG}') are not available: "
+        f"{reason}. They are looked for in the Hugging Face hub cache {_hf_hub_cache()} (repo {repo}, file "
+        f"{' or '.join(filenames)}) and in ~/.cache/clip/{CLIP_ARCH}.pt. To get them, run once with internet: "
+        f"python -c \"import open_clip; open_clip.create_model('{CLIP_ARCH}', pretrained='{CLIP_TAG}', "
+        f"force_quick_gelu=True)\" (it fills that cache; copy the cache folder to an offline machine), or "
+        f"pass weights='/path/to/{filenames[0]}'; or ask for pretrained=False explicitly to get a "
+        f"random-init encoder."
+    )
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in archive.namelist())
+
+
+def _clip_from_file(path: Path) -> nn.Module:
+    import open_clip
+
+    try:
+        if _is_torchscript(path):  # OpenAI's original ViT-B-32.pt
+            model = _seeded(lambda: open_clip.load_openai_model(str(path), precision="fp32", device="cpu"))
+            patch = getattr(getattr(model.visual, "conv1", None), "kernel_size", None)
+            if patch != (32, 32) or int(model.visual.output_dim) != 512:
+                raise RuntimeError(f"it holds another CLIP architecture (patch size {patch})")
+        else:
+            model = _seeded(lambda: open_clip.create_model(
+                CLIP_ARCH, pretrained=str(path), force_quick_gelu=True, device="cpu"))
+    except Exception as err:  # open_clip raises RuntimeError/KeyError/... for a wrong file
+        raise ValueError(f"weights file {path} is not a CLIP {CLIP_ARCH} checkpoint: {err}") from err
+    return model
+
+
+def _load_clip(pretrained: bool, path: Path | None) -> Encoder:
+    import open_clip
+
+    if not pretrained:
+        model = _seeded(lambda: open_clip.create_model(CLIP_ARCH, pretrained=None, force_quick_gelu=True))
+        description = f"CLIP {CLIP_ARCH} (random init, NOT pretrained)"
+    elif path is not None:
+        model = _clip_from_file(path)
+        description = f"CLIP {CLIP_ARCH} (weights: {path.name})"
+    else:
+        path = _find_clip_in_cache()
+        if path is not None:
+            model = _clip_from_file(path)
+        elif _offline():
+            raise WeightsUnavailableError(_clip_missing_message("not in the caches and HF_HUB_OFFLINE is set"))
+        elif (host := _hf_host()) and not _resolves(host):  # spares huggingface_hub's ~45 s of retries
+            raise WeightsUnavailableError(
+                _clip_missing_message(f"not in the caches and the Hugging Face hub ({host}) cannot be reached")
+            )
+        else:
+            try:
+                model = _seeded(lambda: open_clip.create_model(
+                    CLIP_ARCH, pretrained=CLIP_TAG, force_quick_gelu=True, cache_dir=str(_hf_hub_cache())))
+            except Exception as err:
+                raise WeightsUnavailableError(_clip_missing_message(f"the download failed ({err})")) from err
+            path = _find_clip_in_cache()
+        description = f"CLIP {CLIP_ARCH} (OpenAI weights)"
+    visual = model.visual  # only the image tower is kept; the text tower is dropped with `model`
+    return Encoder(
+        name="clip-vit-b-32", dim=int(visual.output_dim), pretrained=pretrained, description=description,
+        device=torch.device("cpu"), model=visual, mean=tuple(open_clip.OPENAI_DATASET_MEAN),
+        std=tuple(open_clip.OPENAI_DATASET_STD), input_size=CLIP_SIZE, min_size=CLIP_SIZE,
+        weights_path=str(path) if path is not None else None,
+    )
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"weights file {path} could not be read as a PyTorch state_dict: {err}") from err
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"weights file {path} does not hold a state_dict (got {type(state).__name__})")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _load_resnet(name: str, pretrained: bool, path: Path | None) -> Encoder:
+    import torchvision
+
+    builder_name, enum_name, tag, dim, display = _RESNETS[name]
+    builder = getattr(torchvision.models, builder_name)
+    weights_enum = getattr(torchvision.models, enum_name)[tag]
+    model = _seeded(lambda: builder(weights=None))
+    if not pretrained:
+        description = f"{display} (random init, NOT pretrained)"
+    else:
+        if path is not None:
+            state, source = _read_state_dict(path), path.name
+        else:
+            checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+            path = checkpoints / os.path.basename(urlparse(weights_enum.url).path)
+            if path.is_file():
+                state = _read_state_dict(path)
+            else:
+                how = (
+                    f"expected the file {path.name} in torch hub's checkpoint cache {checkpoints}. To get it, "
+                    f"run once with internet: python -c \"import torchvision; torchvision.models.{builder_name}"
+                    f"(weights='{tag}')\" (it stores the file there; set TORCH_HOME to choose the folder), or "
+                    f"copy {path.name} there, or pass weights='/path/to/{path.name}'; or ask for "
+                    f"pretrained=False explicitly to get a random-init encoder."
+                )
+                head = f"pretrained ImageNet weights for '{name}' (torchvision {enum_name}.{tag}) are not available"
+                if _offline():
+                    raise WeightsUnavailableError(f"{head}: not cached and HF_HUB_OFFLINE is set; {how}")
+                try:
+                    state = weights_enum.get_state_dict(progress=True, check_hash=True)
+                except Exception as err:
+                    raise WeightsUnavailableError(f"{head}: the download failed ({err}); {how}") from err
+            source = f"ImageNet {tag}"
+        has_fc = any(k.startswith("fc.") for k in state)
+        if not has_fc:
+            model.fc = nn.Identity()
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"weights file {path} is not a torchvision {name} state_dict: {err}") from err
+        description = f"{display} ({source})" if source.startswith("ImageNet") else f"{display} (weights: {source})"
+    model.fc = nn.Identity()
+    return Encoder(
+        name=name, dim=dim, pretrained=pretrained, description=description, device=torch.device("cpu"),
+        model=model, mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=None, min_size=RESNET_MIN_SIZE,
+        weights_path=str(path) if path is not None else None,
+    )
