@@ -97,3 +97,68 @@ def patch_overlay(image: torch.Tensor, positions: torch.Tensor, size: int, title
         ax.text(col + 3, row + 3, str(i), color="yellow", fontsize=8, va="top")
     fig.tight_layout()
     return fig
+
+
+def level_views_figure(views: dict[int, tuple[torch.Tensor, torch.Tensor]], name: str) -> plt.Figure:
+    """For every level n: the cipher (top row) and its scaled clear part (bottom row)."""
+    levels = sorted(views)
+    fig, axes = plt.subplots(2, len(levels), figsize=(1.9 * len(levels), 4.2), squeeze=False)
+    for col, n in enumerate(levels):
+        cipher, clear = views[n]
+        show_image(axes[0, col], cipher, f"n = {n}")
+        show_image(axes[1, col], clear)
+    axes[0, 0].set_ylabel("cipher E")
+    axes[1, 0].set_ylabel("clear part C'")
+    fig.suptitle(f"{name}: selective encryption of the n most significant bits", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def mi_by_level_plot(table, value: str = "mi_bits", group: str = "source", title: str = "") -> plt.Figure:
+    """Mean ± sd of ``value`` against n per ``group``, with the 8 − n bound."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    sns.lineplot(data=table, x="n", y=value, hue=group, style=group, markers=True, errorbar="sd", ax=ax)
+    levels = sorted(table["n"].unique())
+    ax.plot(levels, [8 - n for n in levels], color="0.4", ls=":", label="bound 8 − n")
+    ax.set_xlabel("encrypted most significant bits n")
+    ax.set_ylabel("mutual information (bits per sample)")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def similarity_plot(table, description: str) -> plt.Figure:
+    """Cosine similarity per image (left) and MI of rounded features (right) against n."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.lineplot(data=table, x="n", y="cosine", marker="o", errorbar="sd", ax=left)
+    left.set_title("(a) cosine similarity of embeddings", fontsize=10)
+    per_level = table.drop_duplicates("n")
+    sns.lineplot(data=per_level, x="n", y="rounded_mi_bits", marker="o", ax=right)
+    right.set_title("(b) MI of rounded features (bits)", fontsize=10)
+    for ax in (left, right):
+        ax.set_xlabel("encrypted most significant bits n")
+    fig.suptitle(description, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def mine_curves_plot(curves: dict[int, Sequence[float]], distances: dict[int, Sequence[float]],
+                     title: str) -> plt.Figure:
+    """MINE estimates per epoch for every level (left) and their distance to the top curve (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    palette = sns.color_palette("viridis", len(curves))
+    for colour, n in zip(palette, sorted(curves)):
+        epochs = range(1, len(curves[n]) + 1)
+        left.plot(epochs, curves[n], color=colour, label=f"n = {n}")
+        right.plot(epochs, distances[n], color=colour, label=f"n = {n}")
+    left.set_ylabel("held-out DV bound (bits)")
+    right.set_ylabel("max over levels − this level (bits)")
+    left.set_title("MINE estimate", fontsize=10)
+    right.set_title("relative distance to the maximum MI", fontsize=10)
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+    right.legend(fontsize=7, ncol=2)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
