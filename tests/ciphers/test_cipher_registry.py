@@ -35,7 +35,7 @@ def test_every_scheme_is_registered_and_round_trips():
 
     from imgleak.keys import Key
 
-    assert set(ciphers.available()) >= {"selective", "rvt", "permutation"}
+    assert set(ciphers.available()) >= {"selective", "rvt", "permutation", "blockwise", "pixelwise", "etc"}
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     params = {"selective": {"bits": 3}}
     for name in ciphers.available():

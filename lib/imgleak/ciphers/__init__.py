@@ -11,7 +11,10 @@ from typing import Any, Protocol
 import torch
 
 from ..keys import Key
+from .blockwise import BlockwiseScramble
+from .etc import EtCEncryption
 from .permutation import RandomPermutation
+from .pixelwise import PixelwiseEncryption
 from .rvt import RandomVortex
 from .selective import SelectiveEncryption
 
@@ -31,7 +34,9 @@ class Cipher(Protocol):
 
 
 _REGISTRY: dict[str, type[Cipher]] = {
-    scheme.name: scheme for scheme in (SelectiveEncryption, RandomVortex, RandomPermutation)
+    scheme.name: scheme
+    for scheme in (SelectiveEncryption, RandomVortex, RandomPermutation, BlockwiseScramble, PixelwiseEncryption,
+                   EtCEncryption)
 }
 
 
@@ -49,4 +54,5 @@ def get(name: str, **params: Any) -> Cipher:
     return scheme(**params)
 
 
-__all__ = ["Cipher", "RandomPermutation", "RandomVortex", "SelectiveEncryption", "available", "get"]
+__all__ = ["BlockwiseScramble", "Cipher", "EtCEncryption", "PixelwiseEncryption", "RandomPermutation", "RandomVortex",
+           "SelectiveEncryption", "available", "get"]

@@ -1,0 +1,115 @@
+"""Exact key-space sizes (log2) of the learnable encryption schemes, and where two of them cross.
+
+Factorials go through :func:`math.lgamma` (``log2 n! = lgamma(n + 1) / ln 2``), so the values
+are exact to float precision for any size and the pixel and block counts may be real numbers —
+which is what :func:`crossover` needs to find the image size at which two schemes' key spaces
+are equal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+_LN2 = math.log(2)
+
+KeySpace = Callable[[float], float]
+
+
+def _log2_factorial(n: float) -> float:
+    return math.lgamma(n + 1) / _LN2
+
+
+def _check_positive(name: str, value: object, integer: bool = False) -> float:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0 or not math.isfinite(value):
+        kind = "int" if integer else "number"
+        raise ValueError(f"{name} must be a positive {kind}, got {value!r}")
+    return value
+
+
+def tanaka_log2(block: int = 4, channels: int = 3, reversal_from_permutation: bool = False) -> float:
+    """log2 of Tanaka's key space ``N = D! · 2^D`` with D = 2 · block² · channels nibbles.
+
+    The default (RGB, 4 × 4 blocks, D = 96) is the paper's Eq. 1: ``log2(96! · 2^96) ≈ 594.28``.
+    With Tanaka's own code the reversal set is derived from the permutation: ``D!`` only (498.28).
+    The key space does not depend on the image size (one key for all blocks and images).
+    """
+    block = int(_check_positive("block", block, integer=True))
+    channels = int(_check_positive("channels", channels, integer=True))
+    d = 2 * block * block * channels
+    return _log2_factorial(d) + (0 if reversal_from_permutation else d)
+
+
+def pixelwise_log2(n_pixels: float, channels: int = 3) -> float:
+    """log2 of the pixel-wise key space ``N = 2^{C n} · (C!)^n`` for n pixels (one image's key).
+
+    For RGB: ``3n + n · log2 6`` = 5.585 n bits (the paper's Eqs. 2–3). ``n_pixels`` may be real.
+    """
+    n = _check_positive("n_pixels", n_pixels)
+    channels = int(_check_positive("channels", channels, integer=True))
+    return n * (channels + _log2_factorial(channels))
+
+
+def etc_log2(n_blocks: float, channels: int = 3, distinct: bool = True) -> float:
+    """log2 of the block-scrambling EtC key space for n blocks (one image's key).
+
+    ``log2 n! + n · (log2 R + 1 + log2 C!)``: block permutation, R rotation/inversion patterns,
+    negative–positive (2) and C! channel orders per block. ``distinct=True`` counts the 8
+    distinct rotations/flips of a square block (R = 8, as :class:`imgleak.ciphers.etc.EtCEncryption`
+    draws them); ``distinct=False`` the nominal ``4 rotations × 4 inversions`` (R = 16) some
+    EtC papers write, which counts every pattern twice. ``n_blocks`` may be real.
+    """
+    n = _check_positive("n_blocks", n_blocks)
+    channels = int(_check_positive("channels", channels, integer=True))
+    patterns = 8 if distinct else 16
+    return _log2_factorial(n) + n * (math.log2(patterns) + 1 + _log2_factorial(channels))
+
+
+def crossover(
+    f: KeySpace | float,
+    g: KeySpace | float,
+    lo: float = 1.0,
+    hi: float | None = None,
+    tol: float = 1e-9,
+) -> float:
+    """The size n (real) at which ``f(n) = g(n)``, by bisection on ``f - g``.
+
+    ``f`` and ``g`` are key-space functions of one size argument (pixels or blocks), or constants
+    (e.g. ``tanaka_log2()``, which does not depend on the image size). ``f - g`` must change
+    sign between ``lo`` and ``hi``; without ``hi`` the interval is doubled from ``2 * lo`` until
+    it does (up to 2^60). Example: ``crossover(pixelwise_log2, tanaka_log2()) ≈ 106.41`` pixels.
+    """
+    fn = f if callable(f) else (lambda n, c=float(f): c)
+    gn = g if callable(g) else (lambda n, c=float(g): c)
+    lo = _check_positive("lo", lo)
+
+    def diff(n: float) -> float:
+        return fn(n) - gn(n)
+
+    d_lo = diff(lo)
+    if d_lo == 0:
+        return float(lo)
+    if hi is None:
+        hi = 2.0 * lo
+        while diff(hi) * d_lo > 0:
+            hi *= 2.0
+            if hi > 2.0**60:
+                raise ValueError("the key spaces do not cross between lo and 2**60; pass lo/hi explicitly")
+    else:
+        hi = _check_positive("hi", hi)
+        if hi <= lo:
+            raise ValueError(f"hi must be larger than lo, got lo={lo!r}, hi={hi!r}")
+        if diff(hi) * d_lo > 0:
+            raise ValueError(f"f - g has the same sign at lo={lo} and hi={hi}: no crossing to bracket")
+    a, b = float(lo), float(hi)
+    while b - a > tol * max(1.0, abs(a)):
+        mid = 0.5 * (a + b)
+        d_mid = diff(mid)
+        if d_mid == 0:
+            return mid
+        if d_mid * d_lo > 0:
+            a, d_lo = mid, d_mid
+        else:
+            b = mid
+    return 0.5 * (a + b)

@@ -1,0 +1,165 @@
+"""Tanaka's block-wise learnable encryption (LE; M. Tanaka, ICCE-TW 2018).
+
+Every ``block`` × ``block`` block (default 4 × 4) of a ``C``-channel image is read in raster
+order (row, column, channel) and each 8-bit value is split into its lower and upper 4-bit
+halves: the block becomes a vector of ``D = 2 · block² · C`` nibbles (96 for RGB 4 × 4
+blocks), laid out as ``[block² · C lower nibbles, block² · C upper nibbles]`` as in Tanaka's
+code. Then
+
+1. intensity reversal: the nibbles at the positions selected by the reversal key K_inv become
+   ``15 - v`` (= ``v XOR 0xF``);
+2. shuffling: the D nibble positions are permuted by the shuffle key K_shf (output position
+   ``i`` takes nibble ``perm[i]``);
+3. the nibbles are reassembled into 8-bit values (first half lower, second half upper).
+
+The **same** K_inv and K_shf are used for every block of every image, which is what lets an
+adaptation network (a 4 × 4, stride-4 convolution) learn on the encrypted images — and what
+the attacks exploit.
+
+Two key conventions:
+
+``reversal_from_permutation=False`` (default, the paper)
+    K_inv is D independent key bits and K_shf an independent permutation of D positions:
+    ``N = D! · 2^D`` keys (log2 ≈ 594.3 for RGB 4 × 4 blocks, the paper's Eq. 1).
+``reversal_from_permutation=True`` (Tanaka's published code, ported by Madono and Ito)
+    one random permutation ``key`` of 0..D-1 is the whole key; the reversal set is
+    ``{i : key[i] > D / 2}`` and the reversal is applied before **and** after the
+    permutation (``E = R ∘ P ∘ R``). Only ``D!`` keys (log2 ≈ 498.3).
+
+Both are exact bijections; decryption applies the inverse permutation with the same reversals.
+The whole batch is one gather on the images' device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from ..keys import Key, torch_generator
+from ..tensors import as_image_batch, restore_rank
+
+_SUBKEY = "blockwise"
+
+
+def check_block(block: object) -> int:
+    """``block`` if it is a positive int, else a ``ValueError``."""
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise ValueError(f"block must be a positive int (block side in pixels), got {block!r}")
+    return block
+
+
+def split_blocks(batch: torch.Tensor, block: int, name: str = "x") -> torch.Tensor:
+    """``(N, C, H, W)`` → ``(N, H/block, W/block, C, block, block)`` (a view where possible).
+
+    Raises ``ValueError`` when H or W is not a multiple of ``block``.
+    """
+    n, c, h, w = batch.shape
+    if h % block or w % block:
+        raise ValueError(
+            f"{name} is {h}x{w} pixels (HxW), but both sides must be multiples of the block size "
+            f"{block}; crop or pad the images first (e.g. to {h // block * block}x{w // block * block})"
+        )
+    return batch.reshape(n, c, h // block, block, w // block, block).permute(0, 2, 4, 1, 3, 5)
+
+
+def merge_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    """Undo :func:`split_blocks`: ``(N, Hb, Wb, C, b, b)`` → ``(N, C, Hb·b, Wb·b)``."""
+    n, hb, wb, c, b, _ = blocks.shape
+    return blocks.permute(0, 3, 1, 4, 2, 5).reshape(n, c, hb * b, wb * b)
+
+
+@dataclass(frozen=True)
+class TanakaKey:
+    """The key material for one block size and channel count (CPU tensors).
+
+    ``permutation``: int64 ``(D,)``, output nibble ``i`` takes nibble ``permutation[i]``;
+    ``reversal``: bool ``(D,)``, nibbles flipped (``v XOR 0xF``). With Tanaka's own convention the
+    reversal is applied before and after the permutation, otherwise before it only.
+    """
+
+    permutation: torch.Tensor
+    reversal: torch.Tensor
+    twice: bool
+
+
+@dataclass(frozen=True)
+class BlockwiseScramble:
+    """Tanaka's learnable block-wise encryption: nibble reversal and shuffle, one key for all blocks."""
+
+    block: int = 4
+    reversal_from_permutation: bool = False
+    name: ClassVar[str] = "blockwise"
+    invertible: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        check_block(self.block)
+        if not isinstance(self.reversal_from_permutation, bool):
+            raise TypeError(
+                f"reversal_from_permutation must be True or False, got {self.reversal_from_permutation!r}"
+            )
+
+    def nibbles_per_block(self, channels: int) -> int:
+        """D = 2 · block² · channels, the length of the vector that is reversed and shuffled."""
+        return 2 * self.block * self.block * channels
+
+    def key_space_log2(self, shape: Sequence[int]) -> float:
+        """log2 of the number of keys for images of ``shape`` (only the channel count matters).
+
+        ``log2(D!) + D`` with independent reversal bits (594.3 for RGB 4 × 4 blocks), ``log2(D!)``
+        with Tanaka's permutation-derived reversal. The same key serves every block and image.
+        """
+        d = self.nibbles_per_block(int(shape[-3]))
+        shuffles = math.lgamma(d + 1) / math.log(2)
+        return shuffles if self.reversal_from_permutation else shuffles + d
+
+    def key_material(self, key: Key, channels: int) -> TanakaKey:
+        """The permutation and reversal set that ``key`` gives for ``channels``-channel images."""
+        if not isinstance(key, Key):
+            raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+        d = self.nibbles_per_block(channels)
+        # drawn on the CPU so that a key gives the same scramble on every device
+        generator = torch_generator(key.derive(_SUBKEY))
+        permutation = torch.randperm(d, generator=generator)
+        if self.reversal_from_permutation:
+            reversal = permutation > d / 2  # Tanaka's code: rev = key > key.size / 2
+        else:
+            reversal = torch.randint(0, 2, (d,), generator=generator).bool()
+        return TanakaKey(permutation, reversal, twice=self.reversal_from_permutation)
+
+    def _apply(self, x: torch.Tensor, key: Key, inverse: bool, name: str) -> torch.Tensor:
+        batch, single = as_image_batch(x, name)
+        n, c, h, w = batch.shape
+        blocks = split_blocks(batch, self.block, name)  # (N, Hb, Wb, C, b, b)
+        hb, wb = blocks.shape[1:3]
+        values = blocks.permute(0, 1, 2, 4, 5, 3).reshape(n, hb, wb, -1)  # raster (row, col, channel)
+        nibbles = torch.cat([values & 0xF, values >> 4], dim=-1)  # [lower..., upper...]
+
+        material = self.key_material(key, c)
+        order = material.permutation
+        if inverse:
+            order = torch.argsort(order)
+        order = order.to(batch.device).expand(nibbles.shape)  # gather: faster than index_select here
+        flip = (material.reversal.to(torch.uint8) * 0xF).to(batch.device)
+        if material.twice:  # the inverse of R ∘ P ∘ R is R ∘ P⁻¹ ∘ R
+            out = (nibbles ^ flip).gather(-1, order) ^ flip
+        elif inverse:  # undo the shuffle, then the reversal
+            out = nibbles.gather(-1, order) ^ flip
+        else:  # reverse, then shuffle
+            out = (nibbles ^ flip).gather(-1, order)
+
+        half = out.shape[-1] // 2
+        values = out[..., :half] | (out[..., half:] << 4)
+        blocks = values.reshape(n, hb, wb, self.block, self.block, c).permute(0, 1, 2, 5, 3, 4)
+        return restore_rank(merge_blocks(blocks), single)
+
+    def encrypt(self, x: torch.Tensor, key: Key) -> torch.Tensor:
+        """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (H, W multiples of ``block``)."""
+        return self._apply(x, key, inverse=False, name="x")
+
+    def decrypt(self, y: torch.Tensor, key: Key) -> torch.Tensor:
+        """Invert :meth:`encrypt` exactly (same key)."""
+        return self._apply(y, key, inverse=True, name="y")
