@@ -128,6 +128,15 @@ clip_name = "clip-vit-b-32" if "clip-vit-b-32" in models else encoders[0]
 whole = sl.level_image_embeddings(models[clip_name], pictures, levels, key)
 similarity = sl.embedding_similarity(whole, names, rounding_decimals)
 plots.similarity_plot(similarity, models[clip_name].description);
+floor = similarity.loc[similarity["n"] == max(levels), "rounded_mi_bits"].iloc[0]
+print(f"rounded-feature MI at n = {max(levels)}: {floor:.3f} bits")
+
+# %% [markdown]
+# Pooling the feature dimensions has a floor: at *n* = 8 the clear part is blank, so it carries
+# no information about the image, yet pairs (f<sub>d</sub>(X), f<sub>d</sub>(E)) from different
+# dimensions *d* still share what distinguishes one dimension from another (each dimension has
+# its own typical value). The value printed above is that floor; only the part of the curve above
+# it can be leakage.
 
 # %% [markdown]
 # ## MINE on pixels (Fig. 4)
