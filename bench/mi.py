@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
 import torch
@@ -22,21 +21,7 @@ import torch
 from imgleak.ciphers import SelectiveEncryption
 from imgleak.keys import Key
 from imgleak.mi import estimate_mi, mutual_information
-
-
-def seconds(work, device: torch.device, repeats: int = 3) -> float:
-    """Best of ``repeats`` timed runs after a warm-up."""
-    work()
-    best = math.inf
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        work()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+from timing import best_seconds
 
 
 def gaussian_pairs(n: int, dim: int, rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,9 +45,9 @@ def main() -> None:
     cipher = SelectiveEncryption(3)
     clear = cipher.clear_part(cipher.encrypt(x, Key.from_seed(0)))
     x, clear = x.to(device), clear.to(device)
-    ours = seconds(lambda: mutual_information(x, clear), device)
+    ours = best_seconds(lambda: mutual_information(x, clear), device)
     x_np, clear_np = x.cpu().numpy().ravel(), clear.cpu().numpy().ravel()
-    numpy_s = seconds(lambda: np.histogram2d(x_np, clear_np, bins=(256, 32)), torch.device("cpu"), repeats=1)
+    numpy_s = best_seconds(lambda: np.histogram2d(x_np, clear_np, bins=(256, 32)), torch.device("cpu"), repeats=1)
     pairs = x.numel()
     print(f"histogram MI: {pairs / ours / 1e6:8.1f} M pairs/s | numpy histogram2d {pairs / numpy_s / 1e6:6.1f} M pairs/s "
           f"| ratio {numpy_s / ours:5.1f}x")

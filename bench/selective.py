@@ -15,31 +15,15 @@ Targets (issue 3): end to end within 1.5x of the slower limit; XOR step >= 50 % 
 from __future__ import annotations
 
 import argparse
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import numpy as np
 import torch
 
-from imgleak.chacha import BLOCK_BYTES, chacha20_encryptor, chacha20_keystream
+from imgleak.chacha import BLOCK_BYTES, chacha20_keystream
 from imgleak.ciphers.selective import SelectiveEncryption
-from imgleak.keys import Key
-
-
-def best_seconds(work: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """The fastest of ``repeats`` runs (after one warm-up), synchronising CUDA around each."""
-    work()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        work()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+from imgleak.keys import Key, chacha20_encryptor
+from timing import best_seconds
 
 
 def cpu_keystream(key: Key, stream: np.ndarray, pool: ThreadPoolExecutor) -> None:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from imgleak.chacha import chacha20_block, chacha20_encryptor, chacha20_keystream
-from imgleak.keys import Key, keystream_bytes
+from imgleak.chacha import chacha20_block, chacha20_keystream
+from imgleak.keys import Key, chacha20_encryptor, keystream_bytes
 
 # RFC 8439, section 2.3.2: key 00 01 .. 1f, nonce 00 00 00 09 00 00 00 4a 00 00 00 00, counter 1.
 RFC_BLOCK_WORDS = [

@@ -6,20 +6,18 @@ many block counters at once: the four columns (then the four diagonals) of every
 updated together, and a keystream is a batch of consecutive blocks, computed in chunks to bound
 memory. The output is bit-identical to :func:`imgleak.keys.keystream_bytes` (``cryptography``).
 
-On CPU, :func:`chacha20_encryptor` runs OpenSSL's ChaCha20 (through ``cryptography``) from any
-block of the stream, so long streams can be made chunk by chunk, in any order, on several threads.
+On CPU, OpenSSL's ChaCha20 (:func:`imgleak.keys.chacha20_encryptor`) is much faster; this
+module is for keystreams made where the tensors live (GPUs).
 """
 
 from __future__ import annotations
 
 import torch
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
-from .keys import NONCE_BYTES, Key, _check_count
+from .keys import NONCE_BYTES, Key, _check_count, check_nonce
 from .tensors import resolve_device
 
 BLOCK_BYTES = 64
-_COUNTER_BYTES = 4
 _MASK = 0xFFFFFFFF
 _CONSTANTS = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)  # "expand 32-byte k"
 # Blocks per chunk: 2 MiB of keystream (a few MB of int64 state, cache-friendly) on CPU;
@@ -92,9 +90,7 @@ def chacha20_keystream(
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
     n_bytes = _check_count("n_bytes", n_bytes)
-    nonce = _check_count("nonce", nonce)
-    if nonce >= 2 ** (8 * NONCE_BYTES):
-        raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
+    nonce = check_nonce(nonce)
     n_blocks = -(-n_bytes // BLOCK_BYTES)
     if n_blocks > 2**32:
         raise ValueError(f"n_bytes must be at most 2**32 blocks of 64 bytes (256 GiB), got {n_bytes}")
@@ -115,25 +111,3 @@ def chacha20_keystream(
             ((words.unsqueeze(-1) >> byte_shifts) & 0xFF).to(torch.uint8).reshape(-1)
         )
     return out[:n_bytes]
-
-
-def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContext:
-    """OpenSSL's ChaCha20 (``cryptography``) for ``key`` and ``nonce``, from byte ``64 * block`` of the stream on.
-
-    Its ``update_into(data, out)`` writes ``data`` XOR the next ``len(data)`` keystream bytes into
-    ``out`` (numpy arrays or other buffers of the same length; ``out`` may be ``data``) and
-    releases the GIL while it runs. With zeros as data it writes the stream of
-    :func:`chacha20_keystream` and :func:`imgleak.keys.keystream_bytes`, so long streams can be
-    made in chunks, in any order, on several threads.
-    """
-    if not isinstance(key, Key):
-        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    block = _check_count("block", block)
-    nonce = _check_count("nonce", nonce)
-    if nonce >= 2 ** (8 * NONCE_BYTES):
-        raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
-    if block >= 2**32:
-        raise ValueError(f"block must be below 2**32 (the 32-bit block counter), got {block}")
-    # cryptography takes a 16-byte value: 4-byte little-endian block counter, then the nonce.
-    counter_nonce = block.to_bytes(_COUNTER_BYTES, "little") + nonce.to_bytes(NONCE_BYTES, "little")
-    return Cipher(algorithms.ChaCha20(key.material, counter_nonce), mode=None).encryptor()

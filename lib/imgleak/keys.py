@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -85,23 +85,37 @@ def _check_count(name: str, n: int) -> int:
     return int(n)
 
 
-def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
-    """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce``.
-
-    The keystream is ChaCha20 (RFC 8439, 96-bit nonce, block counter from 0) applied to zeros,
-    so it equals ``cryptography``'s ChaCha20 output for the same key and nonce. Returns a
-    ``uint8`` numpy array.
-    """
-    if not isinstance(key, Key):
-        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    n = _check_count("n", n)
+def check_nonce(nonce: int) -> int:
+    """``nonce`` checked as a 96-bit non-negative int."""
     nonce = _check_count("nonce", nonce)
     if nonce >= 2 ** (8 * NONCE_BYTES):
         raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
+    return nonce
+
+
+def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContext:
+    """OpenSSL's ChaCha20 (``cryptography``) for ``key`` and ``nonce``, from byte ``64 * block`` of the stream on.
+
+    ChaCha20 as in RFC 8439 (96-bit little-endian nonce, 32-bit block counter). Its
+    ``update(data)`` / ``update_into(data, out)`` XOR ``data`` with the next keystream bytes
+    (``out`` may be ``data``; OpenSSL releases the GIL), so with zeros as data it yields the
+    keystream, and long streams can be made in chunks, in any order, on several threads.
+    """
+    if not isinstance(key, Key):
+        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+    block = _check_count("block", block)
+    nonce = check_nonce(nonce)
+    if block >= 2**32:
+        raise ValueError(f"block must be below 2**32 (the 32-bit block counter), got {block}")
     # cryptography takes a 16-byte value: 4-byte little-endian block counter, then the nonce.
-    full_nonce = (0).to_bytes(4, "little") + nonce.to_bytes(NONCE_BYTES, "little")
-    encryptor = Cipher(algorithms.ChaCha20(key.material, full_nonce), mode=None).encryptor()
-    return np.frombuffer(encryptor.update(bytes(n)), dtype=np.uint8).copy()
+    counter_nonce = block.to_bytes(4, "little") + nonce.to_bytes(NONCE_BYTES, "little")
+    return Cipher(algorithms.ChaCha20(key.material, counter_nonce), mode=None).encryptor()
+
+
+def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
+    """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce`` (``uint8`` numpy array)."""
+    n = _check_count("n", n)
+    return np.frombuffer(chacha20_encryptor(key, 0, nonce).update(bytes(n)), dtype=np.uint8).copy()
 
 
 def keystream_bits(key: Key, n: int, nonce: int = 0) -> np.ndarray:

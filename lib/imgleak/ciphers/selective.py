@@ -24,8 +24,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..chacha import BLOCK_BYTES, chacha20_encryptor, chacha20_keystream
-from ..keys import Key
+from ..chacha import BLOCK_BYTES, chacha20_keystream
+from ..keys import Key, chacha20_encryptor
 from ..tensors import as_image_batch, restore_rank
 
 _SUBKEY = "selective"
