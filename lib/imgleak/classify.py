@@ -850,8 +850,11 @@ def _fit(
     n_train, n_test = int(x_train.shape[0]), int(x_test.shape[0])
     batch = min(batch_size, n_train)
     n_batches = math.ceil(n_train / batch)
-    drop_single = n_train % batch == 1  # a lone last image would break BatchNorm
-    steps_per_epoch = n_batches - int(drop_single)
+    # A tiny last batch (under a quarter of a batch, or a lone image) corrupts BatchNorm's running
+    # statistics; it is dropped (the order is reshuffled every epoch, so no image is left out for good).
+    remainder = n_train % batch
+    drop_small = 0 < remainder < max(2, batch // 4)
+    steps_per_epoch = n_batches - int(drop_small)
 
     mean, std = _channel_stats(x_train)
     prep = _Preprocess(mean, std, size, resize_mode)

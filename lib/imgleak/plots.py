@@ -162,3 +162,153 @@ def mine_curves_plot(curves: dict[int, Sequence[float]], distances: dict[int, Se
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ RVT and image information
+
+
+def m_neig_plot(decay: float = 1.0, change_scale: float = 1.0, radius: float = 3.0) -> plt.Figure:
+    """(a) the neighbour weight w(d) up to ``radius``; (b) m_neig(d, d') against the new distance d'."""
+    from imgleak.information import m_neig, neighbour_weight
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    d = np.linspace(1, radius, 200)
+    left.plot(d, neighbour_weight(torch.as_tensor(d), decay).numpy(), color="C0")
+    distances = sorted({1.0, 2 ** 0.5, 2.0, 5 ** 0.5, radius})
+    left.scatter(distances, neighbour_weight(torch.as_tensor(distances), decay).numpy(), color="C0", zorder=3)
+    left.set_xlabel("distance d between two pixels (px)")
+    left.set_ylabel("w(d)")
+    left.set_title(f"(a) neighbour weight, decay = {decay:g} px", fontsize=10)
+    d_new = np.linspace(0, 2 * radius + 2, 400)
+    palette = sns.color_palette("viridis", len(distances))
+    for colour, dist in zip(palette, distances):
+        right.plot(d_new, m_neig(dist, torch.as_tensor(d_new), decay, change_scale).numpy(), color=colour,
+                   label=f"d = {dist:.2f}")
+        right.axvline(dist, color=colour, lw=0.6, ls=":")
+    right.set_xlabel("distance d' after the transformation (px)")
+    right.set_ylabel("m_neig(d, d')")
+    right.set_title(f"(b) what a pair keeps, change_scale = {change_scale:g} px", fontsize=10)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def swap_check_plot(check) -> plt.Figure:
+    """(a) ΔM / M(I) of random two-pixel swaps (log scale; zeros counted in the title);
+    (b) the library's ΔM against the pair-by-pair reference. ``check`` is an
+    :class:`imgleak.rvt_experiments.SwapCheck`."""
+    table = check.to_dataframe()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    positive = table[table["relative_delta"] > 0]
+    bins = np.logspace(np.log10(max(positive["relative_delta"].min(), 1e-12)),
+                       np.log10(positive["relative_delta"].max() * 1.01), 40) if len(positive) else 10
+    left.hist(positive["relative_delta"], bins=bins, color=sns.color_palette()[0])
+    if len(positive):
+        left.set_xscale("log")
+    left.set_xlabel("ΔM / M(I) of one swap (log scale)")
+    left.set_ylabel("swaps")
+    left.set_title(f"(a) {len(table):,} swaps: {check.decreased:,} lowered M, {check.unchanged:,} left it, "
+                   f"{check.increased} raised it", fontsize=10)
+    right.scatter(table["delta_reference"], table["delta"], s=6, alpha=0.5)
+    top = float(max(table["delta"].max(), table["delta_reference"].max(), 1e-12))
+    right.plot([0, top], [0, top], color="0.4", lw=0.8, ls=":")
+    right.set_xlabel("ΔM, pair-by-pair definition")
+    right.set_ylabel("ΔM, imgleak.information")
+    right.set_title(f"(b) the two evaluations (max relative difference {check.max_disagreement:.1e})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def vortex_key_plot(image: torch.Tensor, vortex_key, title: str | None = None, ax: plt.Axes | None = None) -> plt.Figure:
+    """An image with the discs of an RVT key drawn over it (number = order of application)."""
+    from matplotlib.patches import Circle
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    else:
+        fig = ax.figure
+    show_image(ax, image, title)
+    palette = sns.color_palette("husl", max(len(vortex_key.vortices), 1))
+    for i, (colour, v) in enumerate(zip(palette, vortex_key.vortices), start=1):
+        if v.radius <= 0:
+            continue
+        # the disc's midpoint is half a pixel before the 1-based centre: 0-based (c - 1.5)
+        row, col = v.center[0] - 1.5, v.center[1] - 1.5
+        if vortex_key.transposed:
+            row, col = col, row
+        ax.add_patch(Circle((col, row), v.radius, fill=False, lw=1.4, ec=colour))
+        ax.plot(col, row, "+", color=colour, ms=6)
+        ax.text(col, row, f" {i}", color=colour, fontsize=8, va="bottom")
+    return fig
+
+
+def displacement_plot(maps: dict[str, torch.Tensor], shape: Sequence[int], arrow_step: int = 2) -> plt.Figure:
+    """For each gather map: how far every output pixel reads from (colour), arrows to its source
+    (every ``arrow_step``-th row and column; 0: none) and the source pixels nobody reads (red crosses)."""
+    from imgleak.rvt_experiments import displacement_field
+
+    height, width = (int(s) for s in shape[-2:])
+    fields = {label: displacement_field(index, shape) for label, index in maps.items()}
+    top = max(float(np.hypot(*f).max()) for f in fields.values()) or 1.0
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.4 * len(maps) + 0.8, 4.2), squeeze=False)
+    for ax, (label, (d_row, d_col)) in zip(axes[0], fields.items()):
+        length = np.hypot(d_row, d_col)
+        shown = ax.imshow(length, cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+        if arrow_step:
+            grid = np.zeros_like(length, dtype=bool)
+            grid[::arrow_step, ::arrow_step] = True
+            rows, cols = np.nonzero((length > 0) & grid)
+            ax.quiver(cols, rows, d_col[rows, cols], -d_row[rows, cols], angles="xy", scale_units="xy", scale=1,
+                      color="cyan", width=0.004, alpha=0.7)
+        read = np.bincount(torch.as_tensor(maps[label]).reshape(-1).cpu().numpy(), minlength=height * width)
+        lost_rows, lost_cols = np.divmod(np.flatnonzero(read == 0), width)
+        ax.scatter(lost_cols, lost_rows, marker="x", s=14, color="red", linewidths=1.0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{label}\nmean {length.mean():.2f} px, {len(lost_rows)} never read", fontsize=9)
+    fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="distance to the source pixel (px)")
+    return fig
+
+
+def loss_rate_scatter(points, correlation=None, title: str = "") -> plt.Figure:
+    """Accuracy loss rate against information loss rate, one marker per model and variant.
+
+    ``points`` has ``info_loss_rate, accuracy_loss_rate, model, variant, scheme`` (see
+    :func:`imgleak.rvt_experiments.loss_rate_points`); ``correlation`` (optional) the table of
+    :func:`imgleak.rvt_experiments.loss_rate_correlation`, whose first row goes in the title.
+    """
+    fig, ax = plt.subplots(figsize=(8.8, 4.6))
+    sns.scatterplot(data=points, x="info_loss_rate", y="accuracy_loss_rate", hue="scheme", style="model", s=70, ax=ax)
+    for variant, group in points.groupby("variant", sort=False):  # one label per variant, at its top point
+        top = group.loc[group["accuracy_loss_rate"].idxmax()]
+        ax.annotate(variant, (top["info_loss_rate"], top["accuracy_loss_rate"]), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("information loss rate ΔM / M(I)")
+    ax.set_ylabel("accuracy loss rate (plain − encrypted) / plain")
+    if correlation is not None and len(correlation):
+        first = correlation.iloc[0]
+        title = (f"{title}\n" if title else "") + (
+            f"{first.get('variants', 'all variants')}, {first['points']}: Pearson r = {first['pearson_r']:.2f}, "
+            f"Spearman ρ = {first['spearman_rho']:.2f} (n = {int(first['n'])})")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def variant_rows_plot(rows: dict[str, torch.Tensor], size: float = 1.3) -> plt.Figure:
+    """One row of images per variant (``label -> (N, C, H, W)`` uint8), the label on the left."""
+    if not rows:
+        raise ValueError("variant_rows_plot needs at least one row")
+    columns = max(int(images.shape[0]) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, figsize=(size * columns + 1.2, size * len(rows)), squeeze=False)
+    for ax_row, (label, images) in zip(axes, rows.items()):
+        for i, ax in enumerate(ax_row):
+            if i < images.shape[0]:
+                show_image(ax, images[i])
+            else:
+                ax.axis("off")
+        ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
