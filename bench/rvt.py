@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,21 +31,7 @@ from imgleak import information
 from imgleak.ciphers import rvt
 from imgleak.ciphers.permutation import RandomPermutation
 from imgleak.keys import Key
-
-
-def best_seconds(work: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """The fastest of ``repeats`` runs (after one warm-up), synchronising CUDA around each."""
-    work()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        work()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_seconds
 
 
 def authors_loop(image: np.ndarray, vortex_key: rvt.VortexKey) -> np.ndarray:
