@@ -26,3 +26,13 @@ def device(request: pytest.FixtureRequest) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         pytest.exit("--device cuda was asked for but CUDA is not available on this machine", returncode=4)
     return torch.device(choice)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread: small networks train faster that way, and do not
+    slow to a crawl when the 2-core machine is shared (modules opt in with ``usefixtures``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,14 +21,7 @@ from imgleak.images import LabelledImages, load_digits
 TINY_VIT = {"dim": 32, "depth": 1, "heads": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one thread is as fast on 2 free cores, and many times faster when the
-    machine is busy (a multi-threaded op waits for its slowest thread at every barrier)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,7 @@ from imgleak.ciphers.pixelwise import PixelwiseEncryption
 from imgleak.keys import Key
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,7 @@ N_ACCURATE = 20_000
 QUICK = dict(epochs=3, batch_size=128, hidden=32, progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small networks run faster on one thread, and do not slow to a crawl when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def correlated_gaussians(n: int, d: int, rho: float, seed: int, device) -> tuple[torch.Tensor, torch.Tensor, float]:
