@@ -38,10 +38,10 @@ from tqdm import tqdm
 
 from ..ciphers.transform_nets import (
     Discriminator,
+    _adam_schedule,
     _batches,
     _finite,
     _image_set,
-    _number,
     _positive_int,
     _seed,
     _threads,
@@ -139,12 +139,7 @@ def train_gan_attack(
         raise TypeError(f"architecture must be a name or an nn.Module, got {type(architecture).__name__}")
     if options is not None and not isinstance(options, dict):
         raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    lr = _number(lr, "lr", positive=True)
-    beta1 = _number(beta1, "beta1")
-    if beta1 >= 1:
-        raise ValueError(f"beta1 must be in [0, 1), got {beta1}")
+    epochs, batch_size, lr, beta1 = _adam_schedule(epochs, batch_size, lr, beta1)
     disc_width = _positive_int(disc_width, "disc_width")
     seed = _seed(seed)
     device = resolve_device(device)

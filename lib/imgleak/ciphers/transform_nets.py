@@ -89,6 +89,15 @@ def _number(value: Any, name: str, *, positive: bool = False) -> float:
     return float(value)
 
 
+def _adam_schedule(epochs: Any, batch_size: Any, lr: Any, beta1: Any) -> tuple[int, int, float, float]:
+    """Epochs, batch size, Adam learning rate and beta1 of a GAN run, checked."""
+    beta1 = _number(beta1, "beta1")
+    if beta1 >= 1:
+        raise ValueError(f"beta1 must be in [0, 1), got {beta1}")
+    return (_positive_int(epochs, "epochs"), _positive_int(batch_size, "batch_size"),
+            _number(lr, "lr", positive=True), beta1)
+
+
 def _seed(seed: Any) -> int:
     if seed is None:
         return int.from_bytes(os.urandom(8), "little") >> 1
@@ -790,12 +799,7 @@ def train_tn_gan(
             raise ValueError(f"target_images must be shaped (N, {', '.join(map(str, x.shape[1:]))}), "
                              f"got {tuple(domain_b.shape)}")
         target_name = "given target_images"
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    lr = _number(lr, "lr", positive=True)
-    beta1 = _number(beta1, "beta1")
-    if beta1 >= 1:
-        raise ValueError(f"beta1 must be in [0, 1), got {beta1}")
+    epochs, batch_size, lr, beta1 = _adam_schedule(epochs, batch_size, lr, beta1)
     cycle_weight = _number(cycle_weight, "cycle_weight")
     _check_unet_fits(x, base, depth)
     if x.shape[-2] != x.shape[-1] or x.shape[-1] < 16:
