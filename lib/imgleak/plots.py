@@ -297,8 +297,10 @@ def loss_rate_scatter(points, correlation=None, title: str = "") -> plt.Figure:
     return fig
 
 
-def variant_rows_plot(rows: dict[str, torch.Tensor], size: float = 1.3) -> plt.Figure:
-    """One row of images per variant (``label -> (N, C, H, W)`` uint8), the label on the left."""
+def variant_rows_plot(rows: dict[str, torch.Tensor], size: float = 1.3,
+                      column_titles: Sequence[str] | None = None) -> plt.Figure:
+    """One row of images per variant (``label -> (N, C, H, W)`` uint8), the label on the left and
+    optional titles over the columns."""
     if not rows:
         raise ValueError("variant_rows_plot needs at least one row")
     columns = max(int(images.shape[0]) for images in rows.values())
@@ -310,5 +312,63 @@ def variant_rows_plot(rows: dict[str, torch.Tensor], size: float = 1.3) -> plt.F
             else:
                 ax.axis("off")
         ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    for ax, title in zip(axes[0], column_titles or ()):
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ learnable encryption and attacks
+
+
+def keyspace_plot(curves, crossings: dict[str, float]) -> plt.Figure:
+    """log2 key space against the number of pixels (long table: pixels, scheme, log2 keys), crossings marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    sns.lineplot(data=curves, x="pixels", y="log2 keys", hue="scheme", ax=ax)
+    for i, (label, pixels) in enumerate(crossings.items()):
+        ax.axvline(pixels, color="0.5", ls=":", lw=1)
+        ax.annotate(f"{label}\nat {pixels:,.0f} px (≈ {pixels ** 0.5:.0f}²)", (pixels, 0.05 + 0.3 * i),
+                    xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pixels per image")
+    ax.set_ylabel("log2 of the key space (bits)")
+    fig.tight_layout()
+    return fig
+
+
+def ssim_heatmaps(table) -> plt.Figure:
+    """Table 1 as two heatmaps side by side: our mean SSIM and the paper's (columns ``(attack, ours|paper)``)."""
+    sources = [s for s in ("ours", "paper") if s in table.columns.get_level_values(1)]
+    fig, axes = plt.subplots(1, len(sources), figsize=(4.6 * len(sources) + 1, 0.45 * len(table) + 1.6),
+                             squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        part = table.xs(source, axis=1, level=1)
+        sns.heatmap(part.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="rocket_r", cbar=False,
+                    ax=ax, annot_kws={"fontsize": 8})
+        ax.set_title("ours" if source == "ours" else "paper (STL-10, Table 1)", fontsize=10)
+        ax.tick_params(labelsize=8)
+    for ax in axes[0][1:]:
+        ax.set_yticks([])
+    fig.suptitle("mean SSIM of the reconstructions (higher = more recovered)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attack_curves_plot(curves: dict[tuple[str, str], Sequence[float]], labels: dict[str, str],
+                       reference: float | None = None) -> plt.Figure:
+    """Test SSIM after every epoch of each trained attack (one panel per attack), a flat guess dashed."""
+    attacks = sorted({a for _, a in curves})
+    fig, axes = plt.subplots(1, max(1, len(attacks)), figsize=(5.2 * max(1, len(attacks)), 3.4), squeeze=False)
+    for ax, attack in zip(axes[0], attacks):
+        for (scheme, a), values in curves.items():
+            if a == attack:
+                ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=labels.get(scheme, scheme))
+        if reference is not None:
+            ax.axhline(reference, color="0.4", ls="--", lw=1, label="mid-grey guess")
+        ax.set_title(f"{attack.upper()}-Attack", fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test SSIM")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
