@@ -185,3 +185,24 @@ def test_scheme_statistics(data, keyed):
     assert stats.loc["plain images", "corr. horizontal"] > 0.5 > abs(stats.loc["Pixel-wise, same key", "corr. horizontal"])
     with pytest.raises(ValueError, match="shaped"):
         ax.scheme_statistics(data.test, {"tanaka": encrypted["tanaka"][:2]})
+
+
+def test_paper_profile_settings_fit_the_attack_functions():
+    """The paper profile's attack settings name real arguments and build the paper-sized networks."""
+    import inspect
+    from pathlib import Path
+
+    import yaml
+
+    from imgleak.attacks.gan import GAN_ARCHITECTURES, train_gan_attack
+    from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, build_network, train_inverse_network
+
+    profile = yaml.safe_load((Path(__file__).parents[1] / "book/profiles/paper.yaml").read_text())
+    settings = profile["chapters"]["ciphertext_only_attacks"]["attack_settings"]
+    ax._settings(settings)  # keys are valid
+    functions = {"itn": (train_inverse_network, ITN_ARCHITECTURES), "gan": (train_gan_attack, GAN_ARCHITECTURES)}
+    for family in ("pixelwise", "blockwise", "etc", "tn_model", "tn_gan"):
+        for attack, (function, architectures) in functions.items():
+            options = {**settings[attack], **settings.get(f"{attack}/{family}", {})}
+            assert set(options) <= set(inspect.signature(function).parameters), (attack, family)
+            build_network(architectures[family], 3, 96, 96, **options.get("options", {}))
