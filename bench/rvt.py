@@ -7,57 +7,31 @@ Prints, for uint8 batches of 1024x1x28x28 (MNIST-like) and 256x3x32x32 (CIFAR-li
     fixed permutation), each as a ratio to ``copy_`` (target issue 4: >= 0.3). Per-image
     permutations are shown twice: applying ready maps, and end to end (drawing N permutations
     from the key, one ``randperm`` per image, included);
-  * for reference, one ``torch.gather`` with the RVT map expanded over the batch (the kernel
-    alone, no map lookup); for scale, numpy versions done per image the way the authors' code
-    does it: a Python loop over the pixels of every vortex (the MATLAB loops, timed on a few
-    images and scaled to the batch), and ``np.take`` with the gather map, image by image;
+  * for reference, one ``torch.gather`` with the RVT map expanded over the batch into a
+    preallocated ``out=`` (the kernel alone, no map lookup); for scale, numpy versions done per
+    image the way the authors' code does it: a Python loop over the pixels of every vortex
+    (:func:`imgleak.ciphers.rvt.reference_apply`, timed on a few images and scaled to the batch),
+    and ``np.take`` with the gather map, image by image;
   * key and map generation: an RVT key drawn and its map built (both modes, cache bypassed), and
     the N per-image permutations;
   * the information measure (:mod:`imgleak.information`) per 224x224 RGB image: M(I), and ΔM for
     an RVT map and for a random permutation.
 
-    .venv/bin/python bench/rvt.py [--device cuda] [--repeats 5]
+    .venv/bin/python bench/rvt.py [--device cuda] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import torch
 
 from imgleak import information
 from imgleak.ciphers import rvt
-from imgleak.ciphers.permutation import RandomPermutation
+from imgleak.ciphers.permutation import RandomPermutation, move_pixels
 from imgleak.keys import Key
 from timing import best_seconds
-
-
-def authors_loop(image: np.ndarray, vortex_key: rvt.VortexKey) -> np.ndarray:
-    """One (H, W, C) image through the authors' per-pixel loops (mnist_fashion_vor.m, 0-based here)."""
-    out = image.copy()
-    for v in vortex_key.vortices:
-        r = v.radius
-        if r <= 0:
-            continue
-        c1, c2 = v.center
-        window = out[c1 - r - 1:c1 + r, c2 - r - 1:c2 + r].copy()
-        result = window.copy()
-        mid = (2 * r + 1) / 2
-        for y in range(1, 2 * r + 2):
-            for x in range(1, 2 * r + 2):
-                dx, dy = x - mid, y - mid
-                radius = math.sqrt(dx * dx + dy * dy)
-                if radius > r:
-                    continue
-                ring = int(math.floor(radius + 0.5))
-                angle = math.atan2(dy, dx) + (r - ring) * v.swirl[ring - 1]
-                big_x = int(math.floor(radius * math.cos(angle) + mid + 0.5))
-                big_y = int(math.floor(radius * math.sin(angle) + mid + 0.5))
-                result[x - 1, y - 1] = window[big_x - 1, big_y - 1]
-        out[c1 - r - 1:c1 + r, c2 - r - 1:c2 + r] = result
-    return out
 
 
 def numpy_take_per_image(x: np.ndarray, maps: np.ndarray) -> np.ndarray:
@@ -97,15 +71,15 @@ def bench_batch(shape: tuple[int, ...], strength: str, device: torch.device, rep
                                                                device, repeats), "(one kernel, for reference)")
     take_s = best_seconds(lambda: numpy_take_per_image(x_np, rvt_map), torch.device("cpu"), repeats)
     hwc = [np.ascontiguousarray(x_np[i].transpose(1, 2, 0)) for i in range(loop_images)]
-    loop_s = best_seconds(lambda: [authors_loop(im, vortex_key) for im in hwc], torch.device("cpu"), 1) * n / loop_images
+    loop_s = best_seconds(lambda: [rvt.reference_apply(im, vortex_key) for im in hwc], torch.device("cpu"), 1)
+    loop_s *= n / loop_images
     report("  numpy np.take per image", take_s)
     report("  numpy loop over pixels (authors')", loop_s, f"(timed on {loop_images} images, scaled to {n})")
 
     per_image, fixed = RandomPermutation(per_image=True), RandomPermutation(per_image=False)
     maps = per_image.permutations(key, n, h * w).to(device)
-    expanded = maps[:, None, :].expand(n, c, h * w)
-    report("permutation per image, ready maps",
-           best_seconds(lambda: torch.gather(flat, 2, expanded, out=flat_out), device, repeats), "(target >= 0.30)")
+    report("permutation per image, ready maps", best_seconds(lambda: move_pixels(x, maps), device, repeats),
+           "(target >= 0.30)")
     report("permutation per image, end to end", best_seconds(lambda: per_image.encrypt(x, key), device, repeats),
            "(N randperms drawn from the key included)")
     report("permutation fixed", best_seconds(lambda: fixed.encrypt(x, key), device, repeats), "(target >= 0.30)")
@@ -148,8 +122,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--loop-images", type=int, default=8, help="images timed through the per-pixel loop")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}")
     bench_batch((1024, 1, 28, 28), "mnist", device, args.repeats, args.loop_images)
     bench_batch((256, 3, 32, 32), "cifar", device, args.repeats, args.loop_images)

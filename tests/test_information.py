@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from imgleak.ciphers.permutation import RandomPermutation
@@ -106,6 +106,7 @@ def _brute_force(x: torch.Tensor, index: list[int], radius: float, value_weight:
 @settings(max_examples=15, deadline=None)
 @given(size=st.tuples(st.integers(1, 6), st.integers(1, 6)), seed=st.integers(0, 2**32 - 1), bijective=st.booleans(),
        value_weight=st.sampled_from(VALUE_WEIGHTS), radius=st.floats(1.0, 3.5))
+@example(size=(1, 2), seed=0, bijective=True, value_weight="product", radius=3.0)  # offsets longer than the image
 def test_the_vectorised_sums_equal_a_pair_by_pair_computation(size, seed, bijective, value_weight, radius):
     generator = torch.Generator().manual_seed(seed)
     n_pixels = size[0] * size[1]

@@ -79,8 +79,9 @@ def _offsets(radius: float) -> list[tuple[int, int, float]]:
 def _window(t: torch.Tensor, dy: int, dx: int, second: bool) -> torch.Tensor:
     """The part of ``t`` (``(..., H, W)`` in dims 2, 3) holding the first or second pixel of pairs offset by (dy, dx)."""
     h, w = t.shape[2], t.shape[3]
-    rows = slice(dy, h) if second else slice(0, h - dy)
-    cols = slice(max(dx, 0), w + min(dx, 0)) if second else slice(max(-dx, 0), w - max(dx, 0))
+    # stops clamped at 0: an offset longer than the image leaves an empty window (a negative stop would wrap)
+    rows = slice(dy, h) if second else slice(0, max(h - dy, 0))
+    cols = slice(max(dx, 0), max(w + min(dx, 0), 0)) if second else slice(max(-dx, 0), max(w - max(dx, 0), 0))
     return t[:, :, rows, cols]
 
 

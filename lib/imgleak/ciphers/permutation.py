@@ -8,7 +8,7 @@ positions, the same for all channels of that image; only the per-image histogram
 ``per_image=False`` is the classic fixed-key scheme: one permutation shared by all images.
 
 Output pixel ``q`` (flat row-major index) takes source pixel ``perm[q]``; the whole batch is
-one gather on the images' device.
+one gather on the images' device (:func:`move_pixels`, shared with RVT).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import torch
@@ -23,10 +24,34 @@ import torch
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 
+_CPU = torch.device("cpu")
+
+
+def move_pixels(batch: torch.Tensor, index: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    """``out[i, :, q] = batch[i, :, index[q]]`` over the flat pixels of an ``(N, C, H, W)`` batch.
+
+    ``index`` (int64, on the batch's device) is one map ``(H*W,)`` for all images or one per
+    image ``(N, H*W)``; all channels move together. It is expanded over the batch as a view and
+    applied by one ``torch.gather`` (on CPU twice as fast as ``index_select`` along the pixels,
+    see bench/rvt.py). ``inverse`` undoes a permutation map with one ``scatter_``
+    (``out[..., index[q]] = batch[..., q]``) instead of inverting the map first.
+    """
+    n, c, h, w = batch.shape
+    flat = batch.reshape(n, c, h * w)
+    expanded = index.reshape(-1, 1, h * w).expand(n, c, h * w)
+    out = torch.empty_like(flat).scatter_(2, expanded, flat) if inverse else flat.gather(2, expanded)
+    return out.reshape(n, c, h, w)
+
 
 def _randperm(key: Key, n_pixels: int) -> torch.Tensor:
     # drawn on the CPU so that a key gives the same permutation on every device
     return torch.randperm(n_pixels, generator=torch_generator(key))
+
+
+@lru_cache(maxsize=16)
+def _fixed_permutation(key: Key, n_pixels: int, device: torch.device) -> torch.Tensor:
+    """The fixed-key permutation, drawn once per key and size and copied once to ``device``."""
+    return _randperm(key.derive("permutation/fixed"), n_pixels).to(device)
 
 
 @dataclass(frozen=True)
@@ -53,28 +78,25 @@ class RandomPermutation:
 
     def permutations(self, key: Key, n_images: int, n_pixels: int, first_index: int = 0) -> torch.Tensor:
         """The gather maps (int64, CPU): ``(n_images, n_pixels)`` per image, else ``(n_pixels,)``."""
+        maps = self._maps(key, n_images, n_pixels, first_index, _CPU)
+        return maps if self.per_image else maps.clone()  # the fixed map is cached: hand out a copy
+
+    def _maps(self, key: Key, n_images: int, n_pixels: int, first_index: int, device: torch.device) -> torch.Tensor:
+        """:meth:`permutations` on ``device``; the fixed map comes from a cache and must not be changed."""
         if not isinstance(key, Key):
             raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
         if isinstance(first_index, bool) or not isinstance(first_index, int) or first_index < 0:
             raise ValueError(f"first_index must be a non-negative int, got {first_index!r}")
         if not self.per_image:
-            return _randperm(key.derive("permutation/fixed"), n_pixels)
+            return _fixed_permutation(key, n_pixels, device)
         indices = range(first_index, first_index + n_images)
-        return torch.stack([_randperm(key.derive(f"permutation/image-{i}"), n_pixels) for i in indices])
+        return torch.stack([_randperm(key.derive(f"permutation/image-{i}"), n_pixels) for i in indices]).to(device)
 
     def _apply(self, x: torch.Tensor, key: Key, first_index: int, inverse: bool, name: str) -> torch.Tensor:
         batch, single = as_image_batch(x, name)
-        n, c, h, w = batch.shape
-        index = self.permutations(key, n, h * w, first_index).to(batch.device)
-        if inverse:
-            positions = torch.arange(h * w, device=batch.device).expand_as(index)
-            index = torch.empty_like(index).scatter_(-1, index, positions)
-        flat = batch.reshape(n, c, h * w)
-        if self.per_image:
-            out = flat.gather(2, index[:, None, :].expand(n, c, h * w))
-        else:
-            out = flat.index_select(2, index)
-        return restore_rank(out.reshape(n, c, h, w), single)
+        n, _, h, w = batch.shape
+        index = self._maps(key, n, h * w, first_index, batch.device)
+        return restore_rank(move_pixels(batch, index, inverse), single)
 
     def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
         """Permute a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``.

@@ -24,8 +24,10 @@ Two ways to apply a key:
     ``round(angle * n_ring / 2 pi)`` places, in the same direction as the faithful gather.
 
 Either way a key and image size give one flat gather map of length ``H * W`` (output pixel
-``q`` takes source pixel ``map[q]``), computed once and applied to a whole batch, all channels
-together, as a single gather on the images' device.
+``q`` takes source pixel ``map[q]``), computed once per key, size, mode and device and applied to
+a whole batch, all channels together, as a single gather on the images' device
+(:func:`~imgleak.ciphers.permutation.move_pixels`). :func:`reference_apply` is the authors'
+per-pixel loop, to check that map against.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import torch
 
 from ..keys import KEY_BYTES, Key
 from ..tensors import as_image_batch, restore_rank
+from .permutation import move_pixels
 
 MODES = ("invertible", "faithful")
 MIN_SIZE = 4  # the smallest side on which a vortex of radius 1 fits
@@ -272,7 +275,8 @@ def _vortex_map(v: Vortex, height: int, width: int, rule: Callable[[Vortex], tup
 
 
 @lru_cache(maxsize=64)
-def _cached_map(vortex_key: VortexKey, height: int, width: int, mode: str) -> torch.Tensor:
+def _cached_map(vortex_key: VortexKey, height: int, width: int, mode: str, device: torch.device) -> torch.Tensor:
+    """The gather map of :func:`coordinate_map` on ``device``; shared, so never changed in place."""
     rule = _invertible_window if mode == "invertible" else _faithful_window
     grid = (width, height) if vortex_key.transposed else (height, width)
     total = np.arange(height * width)
@@ -282,7 +286,7 @@ def _cached_map(vortex_key: VortexKey, height: int, width: int, mode: str) -> to
     if vortex_key.transposed:  # indices on the transposed grid -> natural flat indices
         natural = (total % height) * width + total // height
         total = natural.reshape(width, height).T.reshape(-1)
-    return torch.from_numpy(np.ascontiguousarray(total))
+    return torch.from_numpy(np.ascontiguousarray(total)).to(device)
 
 
 def coordinate_map(vortex_key: VortexKey, shape: Sequence[int], mode: str = "invertible") -> torch.Tensor:
@@ -295,7 +299,7 @@ def coordinate_map(vortex_key: VortexKey, shape: Sequence[int], mode: str = "inv
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not isinstance(vortex_key, VortexKey):
         raise TypeError(f"vortex_key must be a VortexKey, got {type(vortex_key).__name__}")
-    return _cached_map(vortex_key, *_check_size(shape), mode).clone()
+    return _cached_map(vortex_key, *_check_size(shape), mode, torch.device("cpu")).clone()
 
 
 @dataclass(frozen=True)
@@ -332,10 +336,42 @@ def map_statistics(index: torch.Tensor, shape: Sequence[int]) -> MapStats:
     )
 
 
-def _gather(batch: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``out[..., q] = batch[..., index[q]]`` over the flattened pixels: one gather on batch's device."""
-    n, c, h, w = batch.shape
-    return batch.reshape(n, c, h * w).index_select(2, index.to(batch.device)).reshape(n, c, h, w)
+def reference_apply(image: np.ndarray, vortex_key: VortexKey) -> np.ndarray:
+    """One ``(H, W)`` or ``(H, W, C)`` image through the authors' per-pixel loops; slow.
+
+    A line-by-line port of the loops in ``mnist_fashion_vor.m`` (0-based slicing here; a
+    transposed key acts on the transposed image), for checking and benchmarking the faithful
+    gather map of :class:`RandomVortex`.
+    """
+    if vortex_key.transposed:
+        return reference_apply(image.swapaxes(0, 1), VortexKey(vortex_key.vortices)).swapaxes(0, 1)
+
+    def matlab_round(value: float) -> int:  # halves away from zero; every value here is >= 0
+        return math.floor(value + 0.5)
+
+    out = image.copy()
+    for v in vortex_key.vortices:
+        r = v.radius
+        if r <= 0:
+            continue
+        c1, c2 = v.center
+        window = out[c1 - r - 1 : c1 + r, c2 - r - 1 : c2 + r].copy()
+        result = window.copy()
+        w, h = window.shape[:2]
+        mid_x, mid_y = w / 2, h / 2
+        for y in range(1, h + 1):
+            for x in range(1, w + 1):
+                yo, xo = y - mid_y, x - mid_x
+                radius = math.sqrt(xo * xo + yo * yo)
+                if radius > r:
+                    continue
+                ring = matlab_round(radius)
+                angle = math.atan2(yo, xo) + (r - ring) * v.swirl[ring - 1]
+                big_x = matlab_round(radius * math.cos(angle) + mid_x)
+                big_y = matlab_round(radius * math.sin(angle) + mid_y)
+                result[x - 1, y - 1] = window[big_x - 1, big_y - 1]
+        out[c1 - r - 1 : c1 + r, c2 - r - 1 : c2 + r] = result
+    return out
 
 
 @dataclass(frozen=True)
@@ -389,10 +425,14 @@ class RandomVortex:
         """Moved and never-read pixels of :meth:`coordinate_map` (never-read is 0 when invertible)."""
         return map_statistics(self.coordinate_map(key, shape), shape)
 
+    def _map(self, key: Key | VortexKey, batch: torch.Tensor) -> torch.Tensor:
+        """The cached gather map for ``batch``'s image size, on its device (not a copy)."""
+        return _cached_map(self.vortex_key(key, batch.shape), *_check_size(batch.shape), self.mode, batch.device)
+
     def encrypt(self, x: torch.Tensor, key: Key | VortexKey) -> torch.Tensor:
         """Apply the vortices to a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``."""
         batch, single = as_image_batch(x, "x")
-        return restore_rank(_gather(batch, self.coordinate_map(key, batch.shape)), single)
+        return restore_rank(move_pixels(batch, self._map(key, batch)), single)
 
     def decrypt(self, y: torch.Tensor, key: Key | VortexKey) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (invertible mode only)."""
@@ -402,9 +442,7 @@ class RandomVortex:
                 "(see map_statistics); use RandomVortex(mode='invertible') for an exact inverse"
             )
         batch, single = as_image_batch(y, "y")
-        forward = self.coordinate_map(key, batch.shape)
-        inverse = torch.empty_like(forward).scatter_(0, forward, torch.arange(forward.numel()))
-        return restore_rank(_gather(batch, inverse), single)
+        return restore_rank(move_pixels(batch, self._map(key, batch), inverse=True), single)
 
 
 @lru_cache(maxsize=64)
