@@ -100,6 +100,7 @@ def test_same_key_same_cipher_other_key_other_cipher(device):
     cipher = BlockwiseScramble()
     assert torch.equal(cipher.encrypt(x, Key.from_seed(5)), cipher.encrypt(x, Key.from_seed(5)))
     assert not torch.equal(cipher.encrypt(x, Key.from_seed(5)), cipher.encrypt(x, Key.from_seed(6)))
+    assert cipher.encrypt(x[:0], Key.from_seed(5)).shape == (0, 3, 8, 8)
 
 
 def test_split_and_merge_blocks_are_inverse(device):

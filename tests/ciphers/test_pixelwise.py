@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 
 import pytest
@@ -9,7 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgleak.ciphers.pixelwise import PixelwiseEncryption
+from imgleak.ciphers import pixelwise
+from imgleak.ciphers.etc import EtCEncryption
+from imgleak.ciphers.pixelwise import PixelwiseEncryption, channel_ranks
 from imgleak.keys import Key
 
 
@@ -75,6 +79,30 @@ def test_chunks_with_first_index_match_the_whole_batch(device):
     assert torch.equal(whole, chunks)
     assert torch.equal(cipher.encrypt(x[4], key, first_index=4), whole[4])
     assert torch.equal(cipher.decrypt(whole[3:], key, first_index=3), x[3:])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_channel_ranks_are_the_inverse_of_the_sorted_order_ties_included(channels):
+    # every pattern of ties among three values, twice over (the ranks are computed per image)
+    rows = torch.tensor(list(itertools.product([0.25, 0.5, 0.75], repeat=channels)), dtype=torch.float32)
+    draws = torch.stack([rows, rows.flip(0)])  # (N, P, C)
+    expected = draws.argsort(dim=-1).argsort(dim=-1).transpose(1, 2)
+    ranks = channel_ranks(draws)
+    assert ranks.dtype == torch.uint8 and torch.equal(ranks.long(), expected)
+
+
+@pytest.mark.parametrize("cipher", [PixelwiseEncryption("different"), EtCEncryption(block=4, mode="different")],
+                         ids=["pixelwise", "etc"])
+def test_per_image_keys_in_chunks_match_one_pass_and_empty_batches(device, monkeypatch, cipher):
+    # in_chunks serves both schemes: a few images at a time must give the whole batch's result
+    key = Key.from_seed(6)
+    x = _random_images((5, 3, 8, 12), 6, device)
+    whole = cipher.encrypt(x, key, first_index=2)
+    monkeypatch.setattr(pixelwise, "INDEX_CHUNK", 2 * x[0].numel())  # two images at a time: 3 chunks
+    assert torch.equal(cipher.encrypt(x, key, first_index=2), whole)
+    assert torch.equal(cipher.decrypt(whole, key, first_index=2), x)
+    for mode in ("same", "different"):
+        assert dataclasses.replace(cipher, mode=mode).encrypt(x[:0], key).shape == (0, 3, 8, 12)
 
 
 def test_key_space():

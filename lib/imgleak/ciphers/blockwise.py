@@ -27,7 +27,9 @@ Two key conventions:
     permutation (``E = R ∘ P ∘ R``). Only ``D!`` keys (log2 ≈ 498.3).
 
 Both are exact bijections; decryption applies the inverse permutation with the same reversals.
-The whole batch is one gather on the images' device.
+The whole batch is worked on at once, on the images' device: the key's permutation, laid over
+every block, becomes two flat gathers (the bytes holding each output byte's lower and upper
+nibble), a per-position multiply, shift and mask pick the nibbles, and one XOR does the reversals.
 """
 
 from __future__ import annotations
@@ -52,18 +54,37 @@ def check_block(block: object) -> int:
     return block
 
 
+def check_sides(height: int, width: int, block: int, name: str = "x") -> None:
+    """``ValueError`` unless ``height`` and ``width`` are multiples of ``block``."""
+    if height % block or width % block:
+        raise ValueError(
+            f"{name} is {height}x{width} pixels (HxW), but both sides must be multiples of the block size "
+            f"{block}; crop or pad the images first (e.g. to {height // block * block}x{width // block * block})"
+        )
+
+
 def split_blocks(batch: torch.Tensor, block: int, name: str = "x") -> torch.Tensor:
     """``(N, C, H, W)`` → ``(N, H/block, W/block, C, block, block)`` (a view where possible).
 
     Raises ``ValueError`` when H or W is not a multiple of ``block``.
     """
     n, c, h, w = batch.shape
-    if h % block or w % block:
-        raise ValueError(
-            f"{name} is {h}x{w} pixels (HxW), but both sides must be multiples of the block size "
-            f"{block}; crop or pad the images first (e.g. to {h // block * block}x{w // block * block})"
-        )
+    check_sides(h, w, block, name)
     return batch.reshape(n, c, h // block, block, w // block, block).permute(0, 2, 4, 1, 3, 5)
+
+
+def block_offsets(height: int, width: int, block: int, device: torch.device) -> torch.Tensor:
+    """Flat offsets (int64 ``(H/block, 1, W/block, 1)``) of every block's top-left pixel in an ``H × W`` plane.
+
+    Added to :func:`pixel_offsets` they give every pixel of every block, in ``(H, W)`` order.
+    """
+    rows = torch.arange(0, height, block, device=device) * width
+    return (rows[:, None] + torch.arange(0, width, block, device=device))[:, None, :, None]
+
+
+def pixel_offsets(block: int, width: int, device: torch.device) -> torch.Tensor:
+    """Flat offsets (int64 ``(block, block)``) of a block's pixels, row-major, in a plane ``width`` wide."""
+    return torch.arange(block, device=device)[:, None] * width + torch.arange(block, device=device)
 
 
 def merge_blocks(blocks: torch.Tensor) -> torch.Tensor:
@@ -133,28 +154,45 @@ class BlockwiseScramble:
     def _apply(self, x: torch.Tensor, key: Key, inverse: bool, name: str) -> torch.Tensor:
         batch, single = as_image_batch(x, name)
         n, c, h, w = batch.shape
-        blocks = split_blocks(batch, self.block, name)  # (N, Hb, Wb, C, b, b)
-        hb, wb = blocks.shape[1:3]
-        values = blocks.permute(0, 1, 2, 4, 5, 3).reshape(n, hb, wb, -1)  # raster (row, col, channel)
-        nibbles = torch.cat([values & 0xF, values >> 4], dim=-1)  # [lower..., upper...]
+        check_sides(h, w, self.block, name)
+        index, scale, mask = self._gather_map(self.key_material(key, c), c, h, w, inverse, batch.device)
+        flat = batch.reshape(n, c * h * w)
+        low, high = (flat.gather(1, i.expand(n, -1)) for i in index)  # the bytes holding each output nibble
+        # a lower source nibble is moved up by x 16 (mod 256), an upper one kept (x 1); then shifted/masked into place
+        low.mul_(scale[0]).bitwise_right_shift_(4)
+        high.mul_(scale[1]).bitwise_and_(0xF0)
+        return restore_rank(low.bitwise_or_(high).bitwise_xor_(mask).view(n, c, h, w), single)
 
-        material = self.key_material(key, c)
+    def _gather_map(
+        self, material: TanakaKey, channels: int, height: int, width: int, inverse: bool, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The key laid over whole images, for flat ``(C·H·W)`` images: ``index``, ``scale``, ``mask``.
+
+        The lower (``h = 0``) and upper (``h = 1``) nibble of output byte ``p`` is a nibble of input
+        byte ``index[h, p]``: its lower one where ``scale[h, p]`` is 16, its upper one where it is 1.
+        The reassembled byte is XORed with ``mask[p]`` (the reversals of both nibbles).
+        """
+        b, c = self.block, channels
         order = material.permutation
         if inverse:
             order = torch.argsort(order)
-        order = order.to(batch.device).expand(nibbles.shape)  # gather: faster than index_select here
-        flip = (material.reversal.to(torch.uint8) * 0xF).to(batch.device)
+        flip = material.reversal.to(torch.uint8) * 0xF
         if material.twice:  # the inverse of R ∘ P ∘ R is R ∘ P⁻¹ ∘ R
-            out = (nibbles ^ flip).gather(-1, order) ^ flip
-        elif inverse:  # undo the shuffle, then the reversal
-            out = nibbles.gather(-1, order) ^ flip
-        else:  # reverse, then shuffle
-            out = (nibbles ^ flip).gather(-1, order)
+            flip = flip[order] ^ flip
+        elif not inverse:  # reverse, then shuffle (decryption: undo the shuffle, then the reversal)
+            flip = flip[order]
+        # Tanaka's vector (half, row, column, channel) of the top-left block: byte offsets and nibble halves
+        source = pixel_offsets(b, width, torch.device("cpu"))[:, :, None] + torch.arange(c) * (height * width)
+        source = source.view(-1).repeat(2)[order]
+        scale = torch.where(order < b * b * c, 16, 1).to(torch.uint8)
 
-        half = out.shape[-1] // 2
-        values = out[..., :half] | (out[..., half:] << 4)
-        blocks = values.reshape(n, hb, wb, self.block, self.block, c).permute(0, 1, 2, 5, 3, 4)
-        return restore_rank(merge_blocks(blocks), single)
+        def over_blocks(per_block: torch.Tensor) -> torch.Tensor:  # (2·b·b·C,) → (2, 1, C·H·W), all blocks alike
+            block = per_block.view(2, b, b, c).permute(0, 3, 1, 2).to(device)[:, :, None, :, None, :]
+            return block.expand(2, c, height // b, b, width // b, b).reshape(2, 1, -1)
+
+        corners = block_offsets(height, width, b, device).expand(c, -1, b, -1, b).reshape(-1)
+        mask = over_blocks(flip)
+        return over_blocks(source) + corners, over_blocks(scale), mask[0, 0] | (mask[1, 0] << 4)
 
     def encrypt(self, x: torch.Tensor, key: Key) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (H, W multiples of ``block``)."""

@@ -21,7 +21,8 @@ too high — :func:`imgleak.attacks.keyspace.etc_log2` gives both.
 
 ``mode="same"`` uses one key for all images (the learnable-encryption setting); ``"different"``
 gives image ``i`` (``first_index`` + place in the batch) the key ``key.derive(f"etc/image-{i}")``.
-Decryption is exact; the whole batch is a few gathers on the images' device.
+Decryption is exact. The four steps move whole pixels, so they compose into one gather over
+the flat images (and one XOR for the negative–positive transform) on the images' device.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ import torch
 
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
-from .blockwise import check_block, merge_blocks, split_blocks
-from .pixelwise import check_mode, image_keys, random_orders
+from .blockwise import block_offsets, check_block, check_sides, pixel_offsets
+from .pixelwise import check_first_index, check_key, check_mode, image_keys, in_chunks, random_orders
 
 _SUBKEY = "etc"
 N_DIHEDRAL = 8
@@ -119,34 +120,38 @@ class EtCEncryption:
 
     def _apply(self, x: torch.Tensor, key: Key, first_index: int, inverse: bool, name: str) -> torch.Tensor:
         batch, single = as_image_batch(x, name)
-        n, c, h, w = batch.shape
+        check_sides(batch.shape[-2], batch.shape[-1], self.block, name)
+        check_key(key)  # also for an empty batch, which draws no key
+        check_first_index(first_index)
+
+        def apply(images: torch.Tensor, offset: int, out: torch.Tensor) -> None:
+            self._apply_chunk(images, key, first_index + offset, inverse, out)
+
+        return restore_rank(in_chunks(apply, batch, self.mode), single)
+
+    def _apply_chunk(self, images: torch.Tensor, key: Key, first_index: int, inverse: bool, out: torch.Tensor) -> None:
+        """Encrypt (or decrypt) ``images`` into ``out`` with one gather and one XOR."""
+        n, c, h, w = images.shape
         b = self.block
-        grid = split_blocks(batch, b, name)  # (N, Hb, Wb, C, b, b)
-        hb, wb = grid.shape[1:3]
-        blocks = grid.reshape(n, hb * wb, c, b * b)
-        m = self.key_material(key, batch.shape, first_index)
-        device = batch.device
-        shape = blocks.shape  # keys of shape (1, ...) in "same" mode broadcast over the batch
-
-        maps = dihedral_maps(b)
-        perm, order = m.permutation, m.order
-        if inverse:
-            maps, perm, order = maps.argsort(dim=1), perm.argsort(dim=1), order.argsort(dim=-1)
-        pixel_map = maps[m.dihedral].to(device)[:, :, None, :].expand(shape)
-        order = order.to(device)[..., None].expand(shape)
-        block_perm = perm.to(device)[:, :, None, None].expand(shape)
-        flip = (m.negative.to(torch.uint8) * 255).to(device)[:, :, None, None]
-
-        if inverse:  # channels, negative–positive, rotation/flip, then block positions
-            out = blocks.gather(2, order) ^ flip
-            out = out.gather(3, pixel_map)
-            out = out.gather(1, block_perm)
-        else:
-            out = blocks.gather(1, block_perm)
-            out = out.gather(3, pixel_map)
-            out = (out ^ flip).gather(2, order)
-        grid = out.reshape(n, hb, wb, c, b, b)
-        return restore_rank(merge_blocks(grid), single)
+        hb, wb = h // b, w // b
+        m = self.key_material(key, images.shape, first_index)
+        device = images.device
+        maps, source, order, dihedral, negative = dihedral_maps(b), m.permutation, m.order, m.dihedral, m.negative
+        if inverse:  # plain block t is cipher block u = perm⁻¹[t], undone with u's keys
+            source = source.argsort(dim=1)
+            maps, order = maps.argsort(dim=1), order.argsort(dim=-1).gather(1, source[..., None].expand_as(order))
+            dihedral, negative = dihedral.gather(1, source), negative.gather(1, source)
+        # output pixel (channel c, block t, pixel i) is input pixel (order[t, c], source[t], maps[dihedral[t], i])
+        corners = block_offsets(h, w, b, device).reshape(-1)
+        plane = order.to(device) * (h * w) + corners[source.to(device)][..., None]  # (M, blocks, C)
+        turned = pixel_offsets(b, w, device).view(-1)[maps.to(device)]  # (8, b²) flat offsets, each rotation/flip
+        pixels = turned.index_select(0, dihedral.to(device).view(-1)).view(-1, hb, wb, b, b)  # (M, ...) per block
+        index = torch.empty(plane.shape[0], c, hb, b, wb, b, dtype=torch.int64, device=device)  # output layout
+        torch.add(plane.view(-1, hb, wb, c).permute(0, 3, 1, 2)[:, :, :, None, :, None],
+                  pixels.transpose(2, 3)[:, None], out=index)
+        flip = (negative.to(device, torch.uint8) * 255).view(-1, 1, hb, 1, wb, 1).expand(-1, 1, hb, b, wb, b)
+        torch.gather(images.reshape(n, -1), 1, index.view(-1, c * h * w).expand(n, -1), out=out.view(n, -1))
+        out.bitwise_xor_(flip.reshape(-1, 1, h, w))
 
     def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (sides multiples of ``block``)."""

@@ -21,13 +21,14 @@ Two key conditions (the paper's):
     chunks still gets a distinct key for every image, and decryption with the master key is exact.
 
 Keys are drawn on the CPU (the same key gives the same cipher on every device) and applied to
-the whole batch with one XOR and one gather on the images' device.
+the whole batch with one XOR and one scatter (decryption: one gather) on the images' device,
+through a flat index over whole images.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -38,6 +39,9 @@ from ..tensors import as_image_batch, restore_rank
 
 MODES = ("same", "different")
 _SUBKEY = "pixelwise"
+INDEX_CHUNK = 1 << 20
+"""In ``"different"`` mode images are encrypted about this many pixel values at a time, so that
+their flat int64 index (8 bytes a value) stays small (8 MiB) instead of 8 times the batch."""
 
 
 def check_mode(mode: object) -> str:
@@ -54,10 +58,16 @@ def check_first_index(first_index: object) -> int:
     return first_index
 
 
-def image_keys(key: Key, prefix: str, mode: str, n_images: int, first_index: int) -> list[Key] | Key:
-    """The per-image sub-keys ``prefix/image-i`` (``mode="different"``) or the one key ``prefix``."""
+def check_key(key: object) -> Key:
+    """``key`` if it is an imgleak :class:`~imgleak.keys.Key`, else a ``TypeError``."""
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+    return key
+
+
+def image_keys(key: Key, prefix: str, mode: str, n_images: int, first_index: int) -> list[Key] | Key:
+    """The per-image sub-keys ``prefix/image-i`` (``mode="different"``) or the one key ``prefix``."""
+    check_key(key)
     check_mode(mode)
     first_index = check_first_index(first_index)
     if mode == "same":
@@ -65,19 +75,54 @@ def image_keys(key: Key, prefix: str, mode: str, n_images: int, first_index: int
     return [key.derive(f"{prefix}/image-{i}") for i in range(first_index, first_index + n_images)]
 
 
+def in_chunks(apply: Callable[[torch.Tensor, int, torch.Tensor], None], batch: torch.Tensor, mode: str) -> torch.Tensor:
+    """A new tensor like ``batch``, filled by ``apply(images, offset, out)`` for slices of the batch.
+
+    ``images = batch[offset:offset + k]`` and ``out`` is the matching slice of the result: the
+    whole batch at once in ``"same"`` mode, :data:`INDEX_CHUNK` values at a time in ``"different"``
+    mode (at least one image).
+    """
+    n = batch.shape[0]
+    out = torch.empty(batch.shape, dtype=batch.dtype, device=batch.device)
+    step = max(1, INDEX_CHUNK // max(1, math.prod(batch.shape[1:]))) if mode == "different" else max(1, n)
+    for start in range(0, n, step):
+        apply(batch[start:start + step], start, out[start:start + step])
+    return out
+
+
 def random_orders(generator: torch.Generator, count: int, channels: int) -> torch.Tensor:
     """``count`` uniform random permutations of ``channels`` items (int64 ``(count, channels)``)."""
     return torch.rand(count, channels, generator=generator).argsort(dim=1)
 
 
+def channel_ranks(draws: torch.Tensor) -> torch.Tensor:
+    """Where each channel goes under the orders ``draws.argsort(dim=-1)``, by pairwise comparisons.
+
+    ``draws`` is ``(N, P, C)`` (the values :func:`random_orders` sorts); the result is
+    ``(N, C, P)`` with ``rank[:, s, p] = order[:, p].argsort()[s]``: channel ``s`` of pixel ``p`` is
+    output channel ``rank[:, s, p]``. Ties go to the lower channel first, as in torch's (stable)
+    CPU sort. uint8 for up to 256 channels; ``C (C - 1) / 2`` comparisons, far faster than sorting
+    millions of rows of three.
+    """
+    n, p, c = draws.shape
+    rank = torch.zeros(n, c, p, dtype=torch.uint8 if c <= 256 else torch.int64)
+    for i in range(c):
+        for j in range(i + 1, c):
+            first = draws[..., i] <= draws[..., j]
+            rank[:, j] += first
+            rank[:, i] += ~first
+    return rank
+
+
 @dataclass(frozen=True)
 class PixelKey:
-    """Key material for a batch (CPU): ``flip`` uint8 ``(N, C, H, W)`` in {0, 255} and
-    ``order`` int64 ``(N, C, H, W)``, output channel ``c`` of a pixel takes channel ``order[:, c]``.
-    In ``"same"`` mode N = 1 (broadcast over the batch)."""
+    """Key material for a batch (CPU): ``flip`` uint8 ``(N, C, H, W)`` in {0, 255} and ``rank``
+    ``(N, C, H, W)`` (uint8 up to 256 channels): channel ``s`` of a pixel becomes output channel
+    ``rank[:, s]`` (the inverse of the order in which output channel ``c`` takes channel
+    ``order[c]``). In ``"same"`` mode N = 1 (broadcast over the batch)."""
 
     flip: torch.Tensor
-    order: torch.Tensor
+    rank: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -101,32 +146,37 @@ class PixelwiseEncryption:
         return h * w * (c + math.lgamma(c + 1) / math.log(2))
 
     def key_material(self, key: Key, shape: Sequence[int], first_index: int = 0) -> PixelKey:
-        """The flips and channel orders for a batch of ``shape`` ``(N, C, H, W)``."""
+        """The flips and channel ranks for a batch of ``shape`` ``(N, C, H, W)``."""
         n, c, h, w = (int(s) for s in shape)
         keys = image_keys(key, _SUBKEY, self.mode, n, first_index)
-
-        def draw(one: Key) -> tuple[torch.Tensor, torch.Tensor]:
+        keys = keys if isinstance(keys, list) else [keys]
+        flip = torch.empty(len(keys), c, h, w, dtype=torch.uint8)
+        draws = torch.empty(len(keys), h * w, c)
+        for i, one in enumerate(keys):  # each key's draws, in place: flips, then random_orders' values
             generator = torch_generator(one)
-            flip = torch.randint(0, 2, (c, h, w), generator=generator, dtype=torch.uint8) * 255
-            order = random_orders(generator, h * w, c).T.reshape(c, h, w)
-            return flip, order
-
-        flips, orders = zip(*(draw(k) for k in (keys if isinstance(keys, list) else [keys])))
-        return PixelKey(torch.stack(flips), torch.stack(orders))
+            torch.randint(0, 2, (c, h, w), generator=generator, out=flip[i])
+            torch.rand(h * w, c, generator=generator, out=draws[i])
+        return PixelKey(flip.mul_(255), channel_ranks(draws).view(-1, c, h, w))
 
     def _apply(self, x: torch.Tensor, key: Key, first_index: int, inverse: bool, name: str) -> torch.Tensor:
         batch, single = as_image_batch(x, name)
-        material = self.key_material(key, batch.shape, first_index)
-        flip = material.flip.to(batch.device)
-        order = material.order.to(batch.device)
-        if inverse:
-            order = order.argsort(dim=1)
-        order = order.expand(batch.shape)
-        if inverse:  # undo the shuffle, then the negative–positive transform
-            out = batch.gather(1, order) ^ flip
-        else:
-            out = (batch ^ flip).gather(1, order)
-        return restore_rank(out, single)
+        check_key(key)  # also for an empty batch, which draws no key
+        check_first_index(first_index)
+
+        def apply(images: torch.Tensor, offset: int, out: torch.Tensor) -> None:
+            n, c, h, w = images.shape
+            material = self.key_material(key, images.shape, first_index + offset)
+            flip = material.flip.to(images.device)
+            # flat index of where each (channel, pixel) goes: rank · H·W + pixel
+            pixels = torch.arange(h * w, device=images.device).repeat(c)
+            index = material.rank.to(images.device, torch.int64).view(-1, c * h * w).mul_(h * w).add_(pixels)
+            if inverse:  # undo the shuffle, then the negative–positive transform
+                torch.gather(images.reshape(n, -1), 1, index.expand(n, -1), out=out.view(n, -1))
+                out.bitwise_xor_(flip)
+            else:
+                out.view(n, -1).scatter_(1, index.expand(n, -1), (images ^ flip).view(n, -1))
+
+        return restore_rank(in_chunks(apply, batch, self.mode), single)
 
     def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``.
