@@ -63,6 +63,7 @@ attack_settings = {  # keyword arguments per attack, and per attack and scheme f
 }
 tn_model_settings = {"epochs": 3, "classifier_epochs": 4}  # train_tn_model options
 tn_gan_settings = {"epochs": 2}  # train_tn_gan options
+save_dir = None  # a folder to keep the trained TN-model / TN-GAN weights in (never overwritten); None: not kept
 etc_block = 16  # EtC block side (JPEG-compatible 16; must divide the image side)
 threshold = None  # SSIM at or above which an attack counts as a break; None: mid-grey guess + 0.05
 device = "auto"  # auto: CUDA when available
@@ -97,7 +98,8 @@ plots.image_grid(list(data.test[:6]), [data.classes[int(y)] for y in data.test_l
 
 # %%
 built = ax.build_schemes(data, schemes, key, etc_block=etc_block, tn_model=tn_model_settings,
-                         tn_gan=tn_gan_settings, seed=seed, device=device, num_threads=num_threads)
+                         tn_gan=tn_gan_settings, save_dir=save_dir, seed=seed, device=device,
+                         num_threads=num_threads)
 example = data.test[:1]
 row = [example[0]] + [s.encrypt(example, ax.TEST_OFFSET)[0] for s in built.values()]
 plots.image_grid(row, ["plain"] + [s.label for s in built.values()], columns=len(row), size=2.0);
@@ -105,6 +107,9 @@ plots.image_grid(row, ["plain"] + [s.label for s in built.values()], columns=len
 # %%
 trained = {s.label: {**s.training.metrics, "seconds": s.training.seconds}
            for s in built.values() if s.training is not None}
+for s in built.values():
+    if s.training is not None and "saved_to" in s.training.settings:
+        print(f"{s.label} weights saved to {s.training.settings['saved_to']}")
 if trained:
     display(pd.DataFrame(trained).T.round(3))
 

@@ -206,3 +206,16 @@ def test_paper_profile_settings_fit_the_attack_functions():
             options = {**settings[attack], **settings.get(f"{attack}/{family}", {})}
             assert set(options) <= set(inspect.signature(function).parameters), (attack, family)
             build_network(architectures[family], 3, 96, 96, **options.get("options", {}))
+
+
+def test_trained_networks_are_saved_without_overwriting(data, tmp_path):
+    from imgleak.ciphers.transform_nets import TransformNet
+
+    tiny = {"epochs": 1, "base": 4, "depth": 2, "batch_size": 8}
+    paths = []
+    for _ in range(2):
+        built = ax.build_schemes(data, ["tn_gan"], tn_gan=tiny, save_dir=tmp_path / "weights", progress=False)
+        paths.append(built["tn_gan"].training.settings["saved_to"])
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["tn_gan-seed0.pt", "tn_gan-seed0-2.pt"]
+    loaded = TransformNet.load(paths[0])
+    assert torch.equal(loaded.encrypt(data.test[:2]), built["tn_gan"].cipher.encrypt(data.test[:2]))

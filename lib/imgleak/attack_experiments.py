@@ -23,9 +23,11 @@ test image ``j`` is image ``TEST_OFFSET + j``, so no test image shares a key wit
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,6 +200,7 @@ def build_schemes(
     etc_block: int = 16,
     tn_model: Mapping[str, Any] | None = None,
     tn_gan: Mapping[str, Any] | None = None,
+    save_dir: str | os.PathLike | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     num_threads: int | None = None,
@@ -209,7 +212,10 @@ def build_schemes(
     photo), checked on ``data.val`` when present; the TN-GAN on the training images (its
     protected domain: pixel-wise encryption with different keys of a disjoint half).
     ``tn_model`` / ``tn_gan``: extra arguments for :func:`~imgleak.ciphers.transform_nets.train_tn_model`
-    / :func:`~imgleak.ciphers.transform_nets.train_tn_gan`.
+    / :func:`~imgleak.ciphers.transform_nets.train_tn_gan`. With ``save_dir``, each trained
+    network is written there as ``<name>-seed<seed>.pt`` (:meth:`TransformNet.save`; an existing
+    file is never overwritten: ``-2``, ``-3``, … is appended) and the path kept in
+    ``training.settings["saved_to"]``.
     """
     names = _names(names, SCHEMES, "schemes")
     key = Key.from_seed(seed) if key is None else key
@@ -234,7 +240,20 @@ def build_schemes(
         else:  # tn_gan
             result = train_tn_gan(data.train, **{**common, **dict(tn_gan or {})})
             schemes[name] = Scheme(name, result.cipher, None, "tn_gan", result)
+        if save_dir is not None and schemes[name].training is not None:
+            path = _free_path(Path(save_dir), f"{name}-seed{seed}")
+            schemes[name].training.settings["saved_to"] = str(schemes[name].cipher.save(path))
     return schemes
+
+
+def _free_path(folder: Path, stem: str) -> Path:
+    """``folder/stem.pt``, or ``stem-2.pt``, ``stem-3.pt``, … whichever does not exist yet (folder created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path, k = folder / f"{stem}.pt", 1
+    while path.exists():
+        k += 1
+        path = folder / f"{stem}-{k}.pt"
+    return path
 
 
 def encrypt_splits(schemes: Mapping[str, Scheme], data: AttackData) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
