@@ -31,7 +31,7 @@ image_shapes = st.tuples(
 
 @settings(max_examples=40, deadline=None)
 @given(bits=st.integers(0, 8), shape=image_shapes, seed=st.integers(0, 2**32 - 1))
-def test_decrypt_inverts_encrypt_exactly(device, bits, shape, seed):
+def test_decrypt_inverts_encrypt_exactly_with_or_without_out(device, bits, shape, seed):
     cipher = SelectiveEncryption(bits)
     x = _random_images(shape, seed, device)
     key = Key.from_seed(seed)
@@ -39,6 +39,16 @@ def test_decrypt_inverts_encrypt_exactly(device, bits, shape, seed):
     assert (y.shape, y.dtype, y.device) == (x.shape, x.dtype, x.device)
     assert torch.equal(cipher.decrypt(y, key), x)
     assert torch.equal(cipher.clear_part(y).long(), x.long() % 2 ** (8 - bits))
+    out = torch.full_like(x, 7)  # out= writes the same bytes there and returns out itself
+    assert cipher.encrypt(x, key, out=out) is out
+    assert torch.equal(out, y)
+    back = torch.empty_like(x)
+    assert cipher.decrypt(out, key, out=back) is back
+    assert torch.equal(back, x)
+    in_place = x.clone()  # out=x encrypts and decrypts in place
+    assert cipher.encrypt(in_place, key, out=in_place) is in_place
+    assert torch.equal(in_place, y)
+    assert torch.equal(cipher.decrypt(in_place, key, out=in_place), x)
 
 
 def test_zero_bits_is_the_identity(device):
@@ -82,13 +92,18 @@ def test_cpu_parts_and_chunks_continue_the_key_stream(monkeypatch, bits):
     y = SelectiveEncryption(bits).encrypt(x, key)
     mask = _n_bit_groups(keystream_bits(key.derive("selective"), bits * x.numel()), bits)
     assert np.array_equal(y.numpy().reshape(-1), x.numpy().reshape(-1) ^ mask.astype(np.uint8))
+    in_place = x.clone()
+    SelectiveEncryption(bits).encrypt(in_place, key, out=in_place)  # every part reads what it writes
+    assert torch.equal(in_place, y)
 
 
 @pytest.mark.parametrize("bits", range(1, 9))
 def test_device_key_mask_equals_the_cpu_one(device, bits):
     stream = np.random.default_rng(bits).integers(0, 256, 64 * bits, dtype=np.uint8)  # keys 512 samples
     expected = _n_bit_groups(np.unpackbits(stream), bits).astype(np.uint8)
-    assert np.array_equal(selective._key_mask_numpy(stream, bits), expected)
+    mask = np.empty(512, np.uint8)
+    assert selective._key_mask_numpy(stream, bits, mask) is mask
+    assert np.array_equal(mask, expected)
     on_device = selective._key_mask_torch(torch.from_numpy(stream).to(device), bits)
     assert on_device.dtype == torch.uint8 and on_device.device == device
     assert np.array_equal(on_device.cpu().numpy(), expected)
@@ -165,3 +180,41 @@ def test_bad_images_and_keys(device):
         cipher.clear_part(torch.zeros(3, 4, 4, dtype=torch.int64, device=device))
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         cipher.scaled_clear_part(torch.zeros(4, dtype=torch.uint8, device=device))
+
+
+@pytest.mark.parametrize("bits", [1, 4, 8])
+def test_out_with_a_non_contiguous_input_or_a_view_of_a_larger_tensor(device, bits):
+    cipher = SelectiveEncryption(bits)
+    key = Key.from_seed(6)
+    x = _random_images((2, 3, 8, 12), 4, device).transpose(-1, -2)
+    storage = torch.zeros(2 * x.numel(), dtype=torch.uint8, device=device)
+    out = storage[x.numel():].view(x.shape)  # contiguous, at an offset in someone else's memory
+    assert cipher.encrypt(x, key, out=out) is out
+    assert torch.equal(out, cipher.encrypt(x.contiguous(), key))
+    assert not storage[:x.numel()].any()
+
+
+def test_bad_out(device):
+    cipher = SelectiveEncryption(3)
+    key = Key.from_seed(0)
+    x = _random_images((2, 3, 4, 4), 0, device)
+    other_device = torch.device("meta" if device.type == "cpu" else "cpu")
+    for method in (cipher.encrypt, cipher.decrypt):
+        with pytest.raises(TypeError, match="out must be a torch.Tensor"):
+            method(x, key, out=x.cpu().numpy())
+        with pytest.raises(TypeError, match="out must have dtype torch.uint8"):
+            method(x, key, out=torch.empty(x.shape, dtype=torch.int16, device=device))
+        with pytest.raises(ValueError, match=r"shape \(2, 3, 4, 4\)"):
+            method(x, key, out=torch.empty(2, 3, 4, 5, dtype=torch.uint8, device=device))
+        with pytest.raises(ValueError, match=r"shape \(3, 4, 4\)"):  # a single image wants a single image
+            method(x[0], key, out=torch.empty_like(x[:1]))
+        with pytest.raises(ValueError, match="device"):
+            method(x, key, out=torch.empty(x.shape, dtype=torch.uint8, device=other_device))
+        with pytest.raises(ValueError, match="contiguous"):
+            method(x, key, out=torch.empty(2, 3, 4, 4, dtype=torch.uint8, device=device).transpose(-1, -2))
+        storage = torch.zeros(x.numel() + 1, dtype=torch.uint8, device=device)
+        with pytest.raises(ValueError, match="overlaps"):  # one sample later in the same memory
+            method(storage[:-1].view(x.shape), key, out=storage[1:].view(x.shape))
+        with pytest.raises(ValueError, match="overlaps"):  # same first byte, other layout
+            method(storage[:-1].view(2, 3, 4, 4).transpose(-1, -2), key, out=storage[:-1].view(2, 3, 4, 4))
+    assert not storage.any()  # nothing was written before the checks failed
