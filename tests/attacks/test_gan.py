@@ -61,6 +61,21 @@ def test_reproducible_from_a_seed(tiny):
     assert torch.equal(reconstruct(runs[0], c1), reconstruct(runs[1], c1))
 
 
+def test_generator_batch_norm_statistics_are_those_of_its_final_weights(tiny):
+    # running averages from BN's initial variance 1 left the eval-mode generator a flat grey (std 0.5 of 255)
+    _, t1, t2 = tiny
+    c1 = PixelwiseEncryption().encrypt(t1, Key.from_seed(1))
+    result = train_gan_attack(c1, t2, "pixelwise", epochs=1, batch_size=len(c1), device="cpu", progress=False)
+    generator, x = result.network, c1.float() / 255
+    with torch.no_grad():
+        evaluated = generator(x)
+        generator.train()
+        trained = generator(x)
+        generator.eval()
+    assert torch.allclose(evaluated, trained, atol=1e-3)
+    assert reconstruct(result, c1).float().std() > 3
+
+
 def test_unequal_halves_and_96_pixel_discriminator():
     plain = torch.randint(0, 256, (5, 3, 96, 96), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     result = train_gan_attack(plain[:3], plain[3:], "blockwise", epochs=1, batch_size=3, device="cpu", progress=False,

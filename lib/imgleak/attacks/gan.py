@@ -24,6 +24,27 @@ a discriminator of half DCGAN's width and the small generators of
 :data:`imgleak.attacks.inverse_network.DEFAULT_ARCHITECTURES`.
 An epoch is one pass over the cipher images T1; plain batches from T2 are drawn alongside
 (reshuffled at every pass over T2).
+
+**Steps, not epochs, decide the outcome.** The DCGAN initialisation makes ``G`` start as an
+almost flat mid-grey map (output std about 7/255) and at lr 2e-4 it needs roughly 70–100 Adam
+steps before its test SSIM leaves that of a mid-grey image; the paper ran about 3,900 (100
+epochs of 2,500 / 64). Measured on 256 + 256 photo crops of 32 × 32, 128 test crops, batch 8
+(32 steps an epoch), paper lr/β1, seed 0, grey SSIM 0.168: 20 epochs reach a final (best) test
+SSIM of 0.29 (0.33) for pixel-wise encryption with one key, 0.26 (0.30) with a key per image and
+0.27 (0.40) for Tanaka's scheme; batch 32 and 100 epochs (800 steps) give about 0.28 for the first. A
+run of 2–3 epochs of 8 steps learns nothing yet. The pixel-wise result also depends on the seed:
+a shared 1 × 1 generator sees each pixel only up to the key's negative–positive flip, so it may
+settle on an inverted brightness (test SSIM about −0.1) or drift between modes; over seeds 0–5
+the above 20-epoch run ended at 0.29, 0.14, 0.22, 0.29, 0.17, 0.23.
+
+**BatchNorm statistics.** After every epoch the generator's BatchNorm running statistics are
+recomputed over T1 for its current weights (one forward pass, no gradients), and evaluation
+and :func:`~imgleak.attacks.inverse_network.reconstruct` use those. With the usual running
+averages (momentum 0.1, running variance starting at 1) the eval-mode generator lagged tens of
+steps behind the trained one, because the DCGAN-initialised pre-BN variances are only about
+4e-4 and 4e-3: for its first ~60 steps it returned a flat grey image whatever it had learnt
+(output std 0.5/255 where the batch-statistics output had 7/255), and at lr 1e-3 its test SSIM
+was 0.15, 0.10, 0.06 at steps 40–60 where the same weights gave 0.23, 0.24, 0.16.
 """
 
 from __future__ import annotations
@@ -67,6 +88,24 @@ GAN_ARCHITECTURES = {"pixelwise": "conv1x1", "blockwise": "block", "etc": "block
 PAPER_GAN = {"epochs": 100, "lr": 2e-4, "beta1": 0.5, "batch_size": 64, "disc_width": 64}
 """The seed paper's GAN-Attack training (T1 = T2 = 2,500 STL-10 images); ``disc_width`` 64 is
 DCGAN's (the paper's discriminator widths are in a lost figure)."""
+
+
+def _recalibrate_batch_norm(network: nn.Module, images: torch.Tensor, batch_size: int) -> None:
+    """Reset the BatchNorm running statistics of ``network`` to their averages over ``images``
+    (uint8, one pass in batches, no gradients) for its current weights; momenta restored."""
+    norms = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the pass
+    network.train()
+    with torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            network(_unit(images[start:start + batch_size]))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
 
 
 def train_gan_attack(
@@ -117,7 +156,8 @@ def train_gan_attack(
     Returns
     -------
     AttackResult
-        ``attack="gan"``; ``network`` is the generator, ``train_loss`` its loss per epoch;
+        ``attack="gan"``; ``network`` is the generator (eval mode, BatchNorm statistics
+        recomputed over ``cipher_images`` after the last epoch), ``train_loss`` its loss per epoch;
         ``extra`` holds ``d_loss`` and the discriminator's mean probabilities ``d_real`` (on T2)
         and ``d_fake`` (on generated images); ``auxiliary["discriminator"]`` the discriminator.
     """
@@ -203,6 +243,7 @@ def train_gan_attack(
                 sums += torch.stack([loss_g.detach(), loss_d.detach(), torch.sigmoid(s_real.detach()).mean(),
                                      torch.sigmoid(s_fake.detach()).mean()]).double() * k
                 count += k
+            _recalibrate_batch_norm(generator_net, cd, batch_size)
             train_seconds += time.perf_counter() - t0
             seen += count
             g_mean, d_mean, real_mean, fake_mean = (float(v) / count for v in sums.cpu())
@@ -227,6 +268,7 @@ def train_gan_attack(
         "epochs": epochs, "batch_size": batch_size, "optimizer": "Adam", "lr": lr, "betas": [beta1, 0.999],
         "loss": "GAN (BCE on the mean patch logit; non-saturating generator loss)",
         "discriminator": discriminator.config, "init": "DCGAN N(0, 0.02)",
+        "batch_norm": "generator statistics recomputed over T1 after every epoch",
         "n_cipher": int(c.shape[0]), "n_plain": int(p.shape[0]),
         "image_shape": [channels, height, width], "n_test": 0 if test is None else int(test[0].shape[0]),
         "seed": seed, "device": str(device), "num_threads": num_threads,
