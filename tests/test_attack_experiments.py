@@ -157,7 +157,8 @@ def test_discussion_reports_differences_from_the_paper(data):
     grid.curves[("tanaka", "itn")] = [0.2, 0.25]
     text = ax.discussion(grid, 0.15, refs, data)
     assert "ITN-Attack on Tanaka's scheme: ours 0.25, paper 0.91" in text
-    assert "within 0.03 of the mid-grey guess" in text and "after 2 epoch(s)" in text
+    assert "Pixel-wise, same key, Tanaka's scheme, which the paper breaks" in text
+    assert "Pixel-wise, different keys, as the paper's ○ predicts" in text
 
 
 def test_keyspace_table_values():
