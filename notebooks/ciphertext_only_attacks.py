@@ -59,9 +59,13 @@ attack_settings = {  # keyword arguments per attack, and per attack and scheme f
     "fr": {"bits": 8, "leading_bit": 0},
     "itn": {"epochs": 4, "batch_size": 32},
     "gan": {"epochs": 3, "batch_size": 8},  # small batches: steps, not epochs, move a GAN
-    "itn/blockwise": {"epochs": 12},  # the block network is fast and needs the extra epochs
+    "itn/blockwise": {"epochs": 10},  # the block network is fast and needs the extra epochs
+    "itn/tn_model": {"epochs": 3},  # U-Nets are the slowest networks here
+    "itn/tn_gan": {"epochs": 3},
+    "gan/tn_model": {"epochs": 2},
+    "gan/tn_gan": {"epochs": 2},
 }
-tn_model_settings = {"epochs": 3, "classifier_epochs": 4}  # train_tn_model options
+tn_model_settings = {"epochs": 3, "classifier_epochs": 3}  # train_tn_model options
 tn_gan_settings = {"epochs": 2}  # train_tn_gan options
 save_dir = None  # a folder to keep the trained TN-model / TN-GAN weights in (never overwritten); None: not kept
 etc_block = 16  # EtC block side (JPEG-compatible 16; must divide the image side)
