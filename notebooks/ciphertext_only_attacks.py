@@ -193,7 +193,7 @@ if grid.curves:
 # themselves, and the table below it what a guess that knows nothing about the test images scores.
 
 # %%
-table = ax.table1(grid, ax.cipher_scores(built, data))
+table = ax.table1(grid, ax.cipher_scores(data.test, encrypted_test))
 display(table.style.format(precision=3, na_rep="—"))
 display(references.style.format(precision=3))
 plots.ssim_heatmaps(table.drop(columns="encrypted image", level=0));

@@ -40,7 +40,7 @@ from imgleak.attacks import keyspace
 from imgleak.attacks.datasets import CROP_SIZE, AttackData, halves, load_stl10, photo_crops
 from imgleak.attacks.feature_reconstruction import feature_reconstruction
 from imgleak.attacks.gan import train_gan_attack
-from imgleak.attacks.inverse_network import AttackResult, reconstruct, train_inverse_network
+from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, AttackResult, reconstruct, train_inverse_network
 from imgleak.ciphers.blockwise import BlockwiseScramble
 from imgleak.ciphers.etc import EtCEncryption
 from imgleak.ciphers.pixelwise import PixelwiseEncryption
@@ -177,10 +177,6 @@ class Scheme:
     @property
     def label(self) -> str:
         return SCHEME_LABELS[self.name]
-
-    @property
-    def keyed(self) -> bool:
-        return self.key is not None
 
     def encrypt(self, images: torch.Tensor, first_index: int = 0) -> torch.Tensor:
         """Encrypt uint8 images ``(N, C, H, W)``; image ``k`` of the batch is image ``first_index + k``
@@ -372,7 +368,7 @@ def run_attacks(
     return AttackGrid(pd.DataFrame(rows), recs, ciphers, data.test[:show].cpu(), curves, results)
 
 
-_FAMILIES = ("pixelwise", "blockwise", "etc", "tn_model", "tn_gan")
+_FAMILIES = tuple(ITN_ARCHITECTURES)  # the scheme families the attack networks are shaped for
 
 
 def _settings(settings: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
@@ -418,10 +414,9 @@ def reference_scores(data: AttackData) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("guess")
 
 
-def cipher_scores(schemes: Mapping[str, Scheme], data: AttackData) -> pd.Series:
-    """Mean SSIM of each scheme's encrypted test images to the plain ones (no attack at all)."""
-    return pd.Series({name: _scores(s.encrypt(data.test, TEST_OFFSET), data.test)[0] for name, s in schemes.items()},
-                     name="cipher")
+def cipher_scores(plain: torch.Tensor, encrypted: Mapping[str, torch.Tensor]) -> pd.Series:
+    """Mean SSIM of each scheme's encrypted images (``name -> tensor``) to the plain ones (no attack at all)."""
+    return pd.Series({name: _scores(images, plain)[0] for name, images in encrypted.items()}, name="cipher")
 
 
 def table1(grid: AttackGrid, cipher: pd.Series | None = None) -> pd.DataFrame:
