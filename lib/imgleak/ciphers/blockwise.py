@@ -34,13 +34,13 @@ nibble), a per-position multiply, shift and mask pick the nibbles, and one XOR d
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
+from ..attacks.keyspace import tanaka_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 
@@ -133,9 +133,7 @@ class BlockwiseScramble:
         ``log2(D!) + D`` with independent reversal bits (594.3 for RGB 4 × 4 blocks), ``log2(D!)``
         with Tanaka's permutation-derived reversal. The same key serves every block and image.
         """
-        d = self.nibbles_per_block(int(shape[-3]))
-        shuffles = math.lgamma(d + 1) / math.log(2)
-        return shuffles if self.reversal_from_permutation else shuffles + d
+        return tanaka_log2(self.block, int(shape[-3]), self.reversal_from_permutation)
 
     def key_material(self, key: Key, channels: int) -> TanakaKey:
         """The permutation and reversal set that ``key`` gives for ``channels``-channel images."""

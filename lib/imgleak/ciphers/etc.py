@@ -27,7 +27,6 @@ the flat images (and one XOR for the negative–positive transform) on the image
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,6 +34,7 @@ from typing import ClassVar
 
 import torch
 
+from ..attacks.keyspace import etc_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 from .blockwise import block_offsets, check_block, check_sides, pixel_offsets
@@ -96,9 +96,7 @@ class EtCEncryption:
 
     def key_space_log2(self, shape: Sequence[int]) -> float:
         """log2 of the number of keys of one image of ``shape``: ``log2 n! + n (4 + log2 C!)``."""
-        n = self.n_blocks(shape)
-        c = int(shape[-3])
-        return (math.lgamma(n + 1) + n * math.lgamma(c + 1)) / math.log(2) + n * math.log2(N_DIHEDRAL * 2)
+        return etc_log2(self.n_blocks(shape), int(shape[-3]))
 
     def key_material(self, key: Key, shape: Sequence[int], first_index: int = 0) -> EtCKey:
         """The per-block keys for a batch of ``shape`` ``(N, C, H, W)``."""

@@ -34,6 +34,7 @@ from typing import ClassVar
 
 import torch
 
+from ..attacks.keyspace import pixelwise_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 
@@ -143,7 +144,7 @@ class PixelwiseEncryption:
         image has its own key of this size; all keys are bounded by the 256-bit master key.
         """
         c, h, w = (int(s) for s in shape[-3:])
-        return h * w * (c + math.lgamma(c + 1) / math.log(2))
+        return pixelwise_log2(h * w, c)
 
     def key_material(self, key: Key, shape: Sequence[int], first_index: int = 0) -> PixelKey:
         """The flips and channel ranks for a batch of ``shape`` ``(N, C, H, W)``."""
