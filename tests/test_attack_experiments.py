@@ -10,7 +10,7 @@ import torch
 
 from imgleak import attack_experiments as ax
 from imgleak import metrics
-from imgleak.attacks import keyspace
+from imgleak.ciphers import keyspace
 from imgleak.images import DatasetUnavailableError
 from imgleak.keys import Key
 

@@ -112,3 +112,11 @@ def test_encryptor_rejects_bad_arguments():
         chacha20_encryptor(key, 2**32)
     with pytest.raises(ValueError, match="nonce"):
         chacha20_encryptor(key, nonce=2**96)
+
+
+def test_first_block_starts_the_stream_later(device):
+    key = Key.from_seed(3)
+    full = chacha20_keystream(key, 64 * 7, device=device)
+    assert torch.equal(chacha20_keystream(key, 100, device=device, first_block=2), full[128:228])
+    with pytest.raises(ValueError, match="first_block must be a non-negative int"):
+        chacha20_keystream(key, 10, first_block=-1)

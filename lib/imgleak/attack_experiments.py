@@ -36,7 +36,7 @@ import torch
 from tqdm import tqdm
 
 from imgleak import metrics
-from imgleak.attacks import keyspace
+from imgleak.ciphers import keyspace
 from imgleak.attacks.datasets import CROP_SIZE, AttackData, halves, load_stl10, photo_crops
 from imgleak.attacks.feature_reconstruction import feature_reconstruction
 from imgleak.attacks.gan import train_gan_attack

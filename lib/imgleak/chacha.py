@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from .keys import NONCE_BYTES, Key, _check_count, check_nonce
+from ._checks import non_negative_int
+from .keys import NONCE_BYTES, Key, check_nonce
 from .tensors import resolve_device
 
 BLOCK_BYTES = 64
@@ -79,21 +80,22 @@ def _words(data: bytes) -> list[int]:
 
 
 def chacha20_keystream(
-    key: Key, n_bytes: int, nonce: int = 0, device: str | torch.device = "cpu"
+    key: Key, n_bytes: int, nonce: int = 0, device: str | torch.device = "cpu", *, first_block: int = 0
 ) -> torch.Tensor:
-    """The first ``n_bytes`` of the ChaCha20 keystream for ``key`` and ``nonce``, made on ``device``.
+    """``n_bytes`` of the ChaCha20 keystream for ``key`` and ``nonce`` from block ``first_block`` on, made on ``device``.
 
     Same stream as :func:`imgleak.keys.keystream_bytes` (96-bit little-endian nonce, block
-    counter from 0), returned as a 1-D ``uint8`` tensor on ``device`` (``"auto"`` picks CUDA
-    when present).
+    counter from ``first_block``, 64 bytes a block), returned as a 1-D ``uint8`` tensor on
+    ``device`` (``"auto"`` picks CUDA when present).
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    n_bytes = _check_count("n_bytes", n_bytes)
+    n_bytes = non_negative_int(n_bytes, "n_bytes")
     nonce = check_nonce(nonce)
+    first_block = non_negative_int(first_block, "first_block")
     n_blocks = -(-n_bytes // BLOCK_BYTES)
-    if n_blocks > 2**32:
-        raise ValueError(f"n_bytes must be at most 2**32 blocks of 64 bytes (256 GiB), got {n_bytes}")
+    if first_block + n_blocks > 2**32:
+        raise ValueError(f"n_bytes must be at most 2**32 blocks of 64 bytes (256 GiB) from first_block, got {n_bytes} bytes from block {first_block}")
     device = resolve_device(device)
     key_words = torch.tensor(_words(key.material), dtype=torch.int64, device=device)
     nonce_words = torch.tensor(
@@ -104,7 +106,7 @@ def chacha20_keystream(
     chunk = _CPU_CHUNK_BLOCKS if device.type == "cpu" else _ACCELERATOR_CHUNK_BLOCKS
     for start in range(0, n_blocks, chunk):
         stop = min(start + chunk, n_blocks)
-        counters = torch.arange(start, stop, dtype=torch.int64, device=device)
+        counters = torch.arange(first_block + start, first_block + stop, dtype=torch.int64, device=device)
         words = chacha20_block(key_words, counters, nonce_words)
         # Serialise each word little-endian: (blocks, 16 words, 4 bytes).
         out[start * BLOCK_BYTES:stop * BLOCK_BYTES] = (

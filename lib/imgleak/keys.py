@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
+from ._checks import non_negative_int
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
@@ -79,15 +81,9 @@ class Key:
         return Key(hashlib.sha256(self.material + b"/" + purpose.encode()).digest())
 
 
-def _check_count(name: str, n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
-    return int(n)
-
-
 def check_nonce(nonce: int) -> int:
     """``nonce`` checked as a 96-bit non-negative int."""
-    nonce = _check_count("nonce", nonce)
+    nonce = non_negative_int(nonce, "nonce")
     if nonce >= 2 ** (8 * NONCE_BYTES):
         raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
     return nonce
@@ -103,7 +99,7 @@ def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContex
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    block = _check_count("block", block)
+    block = non_negative_int(block, "block")
     nonce = check_nonce(nonce)
     if block >= 2**32:
         raise ValueError(f"block must be below 2**32 (the 32-bit block counter), got {block}")
@@ -114,13 +110,13 @@ def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContex
 
 def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
     """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce`` (``uint8`` numpy array)."""
-    n = _check_count("n", n)
+    n = non_negative_int(n, "n")
     return np.frombuffer(chacha20_encryptor(key, 0, nonce).update(bytes(n)), dtype=np.uint8).copy()
 
 
 def keystream_bits(key: Key, n: int, nonce: int = 0) -> np.ndarray:
     """The first ``n`` bits of the ChaCha20 keystream (most significant bit of each byte first)."""
-    n = _check_count("n", n)
+    n = non_negative_int(n, "n")
     return np.unpackbits(keystream_bytes(key, (n + 7) // 8, nonce))[:n]
 
 

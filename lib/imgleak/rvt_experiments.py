@@ -216,7 +216,7 @@ class Variant:
         if self.cipher is None:
             out = batch.clone()
         elif isinstance(self.cipher, RandomPermutation):
-            out = torch.cat([self.cipher.encrypt(batch[s:s + chunk], self.key, first_index + s)
+            out = torch.cat([self.cipher.encrypt(batch[s:s + chunk], self.key, first_index=first_index + s)
                              for s in range(0, batch.shape[0], chunk)]) if batch.shape[0] else batch.clone()
         else:
             out = self.cipher.encrypt(batch, self.key)

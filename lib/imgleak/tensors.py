@@ -13,7 +13,7 @@ def as_image_batch(x: torch.Tensor, name: str = "x") -> tuple[torch.Tensor, bool
     """Check that ``x`` is a uint8 image or batch; return it as ``(N, C, H, W)`` and whether it was single.
 
     Raises ``TypeError`` for a non-tensor or a dtype other than uint8 and ``ValueError`` for a
-    rank other than 3 or 4 or an empty spatial size.
+    rank other than 3 or 4, an empty spatial size or no channels.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of dtype uint8, got {type(x).__name__}")
@@ -28,6 +28,8 @@ def as_image_batch(x: torch.Tensor, name: str = "x") -> tuple[torch.Tensor, bool
         )
     if x.shape[-1] == 0 or x.shape[-2] == 0:
         raise ValueError(f"{name} has an empty spatial size {tuple(x.shape[-2:])}")
+    if x.shape[-3] == 0:
+        raise ValueError(f"{name} has no channels: {tuple(x.shape)}")
     single = x.dim() == 3
     return (x.unsqueeze(0) if single else x), single
 

@@ -31,9 +31,9 @@ def test_decrypt_inverts_encrypt_exactly(device, per_image, batch, channels, siz
     cipher = RandomPermutation(per_image=per_image)
     x = _random_images((*batch, channels, *size), seed, device)
     key = Key.from_seed(seed)
-    y = cipher.encrypt(x, key, first_index)
+    y = cipher.encrypt(x, key, first_index=first_index)
     assert (y.shape, y.dtype, y.device) == (x.shape, x.dtype, x.device)
-    assert torch.equal(cipher.decrypt(y, key, first_index), x)
+    assert torch.equal(cipher.decrypt(y, key, first_index=first_index), x)
     # a permutation keeps every image's (per-channel) histogram
     assert torch.equal(y.flatten(-2).sort().values, x.flatten(-2).sort().values)
 

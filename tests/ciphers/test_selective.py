@@ -218,3 +218,15 @@ def test_bad_out(device):
         with pytest.raises(ValueError, match="overlaps"):  # same first byte, other layout
             method(storage[:-1].view(2, 3, 4, 4).transpose(-1, -2), key, out=storage[:-1].view(2, 3, 4, 4))
     assert not storage.any()  # nothing was written before the checks failed
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_first_index_continues_the_keystream_at_any_offset(device, bits):
+    # 3·7·9 = 189 samples an image: chunks start inside ChaCha20 blocks, not on their boundaries
+    cipher, key = SelectiveEncryption(bits), Key.from_seed(bits)
+    x = torch.randint(0, 256, (6, 3, 7, 9), dtype=torch.uint8, generator=torch.Generator().manual_seed(bits)).to(device)
+    whole = cipher.encrypt(x, key, first_index=1)
+    chunks = torch.cat([cipher.encrypt(x[s:s + k], key, first_index=1 + s) for s, k in ((0, 1), (1, 3), (4, 2))])
+    assert torch.equal(chunks, whole)
+    assert torch.equal(cipher.encrypt(x, key)[1:], cipher.encrypt(x[1:], key, first_index=1))
+    assert torch.equal(cipher.decrypt(whole, key, first_index=1), x)

@@ -40,22 +40,25 @@ from typing import ClassVar
 
 import torch
 
-from ..attacks.keyspace import tanaka_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
+from .._checks import positive_int
+from .base import CipherBase, check_first_index, check_key
+from .keyspace import check_shape, tanaka_log2
 
 _SUBKEY = "blockwise"
 
 
 def check_block(block: object) -> int:
     """``block`` if it is a positive int, else a ``ValueError``."""
-    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
-        raise ValueError(f"block must be a positive int (block side in pixels), got {block!r}")
-    return block
+    return positive_int(block, "block")
 
 
 def check_sides(height: int, width: int, block: int, name: str = "x") -> None:
     """``ValueError`` unless ``height`` and ``width`` are multiples of ``block``."""
+    if height < block or width < block:
+        raise ValueError(f"{name} is {height}x{width} pixels (HxW), smaller than one {block}x{block} block: "
+                         f"this scheme needs images of at least {block}x{block} with sides multiples of {block}")
     if height % block or width % block:
         raise ValueError(
             f"{name} is {height}x{width} pixels (HxW), but both sides must be multiples of the block size "
@@ -108,7 +111,7 @@ class TanakaKey:
 
 
 @dataclass(frozen=True)
-class BlockwiseScramble:
+class BlockwiseScramble(CipherBase):
     """Tanaka's learnable block-wise encryption: nibble reversal and shuffle, one key for all blocks."""
 
     block: int = 4
@@ -123,6 +126,10 @@ class BlockwiseScramble:
                 f"reversal_from_permutation must be True or False, got {self.reversal_from_permutation!r}"
             )
 
+    def describe(self) -> str:
+        """E.g. ``"Tanaka's block-wise scramble, 4-pixel blocks"``."""
+        return f"Tanaka's block-wise scramble, {self.block}-pixel blocks"
+
     def nibbles_per_block(self, channels: int) -> int:
         """D = 2 · block² · channels, the length of the vector that is reversed and shuffled."""
         return 2 * self.block * self.block * channels
@@ -133,12 +140,11 @@ class BlockwiseScramble:
         ``log2(D!) + D`` with independent reversal bits (594.3 for RGB 4 × 4 blocks), ``log2(D!)``
         with Tanaka's permutation-derived reversal. The same key serves every block and image.
         """
-        return tanaka_log2(self.block, int(shape[-3]), self.reversal_from_permutation)
+        return tanaka_log2(self.block, check_shape(shape)[-3], self.reversal_from_permutation)
 
     def key_material(self, key: Key, channels: int) -> TanakaKey:
         """The permutation and reversal set that ``key`` gives for ``channels``-channel images."""
-        if not isinstance(key, Key):
-            raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+        check_key(key)
         d = self.nibbles_per_block(channels)
         # drawn on the CPU so that a key gives the same scramble on every device
         generator = torch_generator(key.derive(_SUBKEY))
@@ -192,10 +198,13 @@ class BlockwiseScramble:
         mask = over_blocks(flip)
         return over_blocks(source) + corners, over_blocks(scale), mask[0, 0] | (mask[1, 0] << 4)
 
-    def encrypt(self, x: torch.Tensor, key: Key) -> torch.Tensor:
-        """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (H, W multiples of ``block``)."""
+    def encrypt(self, x: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
+        """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (H, W multiples of ``block``;
+        one key for every image: ``first_index`` is checked, not used)."""
+        check_first_index(first_index)
         return self._apply(x, key, inverse=False, name="x")
 
-    def decrypt(self, y: torch.Tensor, key: Key) -> torch.Tensor:
+    def decrypt(self, y: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (same key)."""
+        check_first_index(first_index)
         return self._apply(y, key, inverse=True, name="y")

@@ -17,7 +17,7 @@ Steps 2–4 use the key of the destination block position. Key space for n block
 
 Some EtC papers count rotation (4) and inversion (4: none, horizontal, vertical, both) as
 independent (``4^n · 4^n``); only 8 of those 16 combinations differ, so that count is ``n`` bits
-too high — :func:`imgleak.attacks.keyspace.etc_log2` gives both.
+too high — :func:`imgleak.ciphers.keyspace.etc_log2` gives both.
 
 ``mode="same"`` uses one key for all images (the learnable-encryption setting); ``"different"``
 gives image ``i`` (``first_index`` + place in the batch) the key ``key.derive(f"etc/image-{i}")``.
@@ -34,11 +34,12 @@ from typing import ClassVar
 
 import torch
 
-from ..attacks.keyspace import etc_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 from .blockwise import block_offsets, check_block, check_sides, pixel_offsets
-from .pixelwise import check_first_index, check_key, check_mode, image_keys, in_chunks, random_orders
+from .base import CipherBase, check_first_index, check_key
+from .keyspace import check_shape, etc_log2
+from .pixelwise import check_mode, image_keys, in_chunks, random_orders
 
 _SUBKEY = "etc"
 N_DIHEDRAL = 8
@@ -75,7 +76,7 @@ class EtCKey:
 
 
 @dataclass(frozen=True)
-class EtCEncryption:
+class EtCEncryption(CipherBase):
     """Block scrambling, rotation/flip, negative–positive and channel shuffle per block."""
 
     block: int = 16
@@ -87,16 +88,27 @@ class EtCEncryption:
         check_block(self.block)
         check_mode(self.mode)
 
+    @property
+    def per_image_keys(self) -> bool:  # type: ignore[override]
+        """True in ``"different"`` mode."""
+        return self.mode == "different"
+
+    def describe(self) -> str:
+        """E.g. ``"EtC block scrambling, 16-pixel blocks, same key"``."""
+        return f"EtC block scrambling, {self.block}-pixel blocks, {'same key' if self.mode == 'same' else 'different keys'}"
+
     def n_blocks(self, shape: Sequence[int]) -> int:
         """The number of blocks of one image of ``shape`` (``ValueError`` if sides are not multiples)."""
-        h, w = int(shape[-2]), int(shape[-1])
+        h, w = check_shape(shape)[-2:]
         if h % self.block or w % self.block:
             raise ValueError(f"image sides {h}x{w} must be multiples of the block size {self.block}")
         return (h // self.block) * (w // self.block)
 
     def key_space_log2(self, shape: Sequence[int]) -> float:
-        """log2 of the number of keys of one image of ``shape``: ``log2 n! + n (4 + log2 C!)``."""
-        return etc_log2(self.n_blocks(shape), int(shape[-3]))
+        """log2 of the number of keys for images of ``shape``: ``log2 n! + n (4 + log2 C!)`` per image
+        (n blocks); in ``"different"`` mode a batch ``(N, C, H, W)`` counts N keys."""
+        images = int(shape[0]) if self.per_image_keys and len(shape) == 4 else 1
+        return images * etc_log2(self.n_blocks(shape), int(shape[-3]))
 
     def key_material(self, key: Key, shape: Sequence[int], first_index: int = 0) -> EtCKey:
         """The per-block keys for a batch of ``shape`` ``(N, C, H, W)``."""
@@ -120,7 +132,7 @@ class EtCEncryption:
         batch, single = as_image_batch(x, name)
         check_sides(batch.shape[-2], batch.shape[-1], self.block, name)
         check_key(key)  # also for an empty batch, which draws no key
-        check_first_index(first_index)
+        first_index = check_first_index(first_index)
 
         def apply(images: torch.Tensor, offset: int, out: torch.Tensor) -> None:
             self._apply_chunk(images, key, first_index + offset, inverse, out)
@@ -151,10 +163,10 @@ class EtCEncryption:
         torch.gather(images.reshape(n, -1), 1, index.view(-1, c * h * w).expand(n, -1), out=out.view(n, -1))
         out.bitwise_xor_(flip.reshape(-1, 1, h, w))
 
-    def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def encrypt(self, x: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (sides multiples of ``block``)."""
         return self._apply(x, key, first_index, inverse=False, name="x")
 
-    def decrypt(self, y: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def decrypt(self, y: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (same key and ``first_index``)."""
         return self._apply(y, key, first_index, inverse=True, name="y")

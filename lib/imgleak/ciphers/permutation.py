@@ -23,6 +23,8 @@ import torch
 
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
+from .base import CipherBase, check_first_index, check_key
+from .keyspace import check_shape
 
 _CPU = torch.device("cpu")
 
@@ -55,7 +57,7 @@ def _fixed_permutation(key: Key, n_pixels: int, device: torch.device) -> torch.T
 
 
 @dataclass(frozen=True)
-class RandomPermutation:
+class RandomPermutation(CipherBase):
     """Permute pixel positions (channels together): per image (the paper) or one fixed key."""
 
     per_image: bool = True
@@ -66,14 +68,24 @@ class RandomPermutation:
         if not isinstance(self.per_image, bool):
             raise TypeError(f"per_image must be True or False, got {self.per_image!r}")
 
+    @property
+    def per_image_keys(self) -> bool:  # type: ignore[override]
+        """Whether every image has its own permutation (``per_image``)."""
+        return self.per_image
+
+    def describe(self) -> str:
+        """``"random permutation, per image"`` or ``"random permutation, fixed"``."""
+        return f"random permutation, {'per image' if self.per_image else 'fixed'}"
+
     def key_space_log2(self, shape: Sequence[int]) -> float:
         """log2 of the number of permutations for images of ``shape``: ``log2((H*W)!)`` per image.
 
         With ``per_image`` a batch shape ``(N, C, H, W)`` counts N independent permutations. The
         effective key space is bounded by the 256-bit key the permutations are drawn from.
         """
-        per_image = math.lgamma(int(shape[-1]) * int(shape[-2]) + 1) / math.log(2)
-        images = int(shape[0]) if self.per_image and len(shape) == 4 else 1
+        shape = check_shape(shape)
+        per_image = math.lgamma(shape[-1] * shape[-2] + 1) / math.log(2)
+        images = shape[0] if self.per_image and len(shape) == 4 else 1
         return images * per_image
 
     def permutations(self, key: Key, n_images: int, n_pixels: int, first_index: int = 0) -> torch.Tensor:
@@ -81,14 +93,18 @@ class RandomPermutation:
         maps = self._maps(key, n_images, n_pixels, first_index, _CPU)
         return maps if self.per_image else maps.clone()  # the fixed map is cached: hand out a copy
 
+    def pixel_maps(self, key: Key, shape: Sequence[int], n_images: int = 1, first_index: int = 0) -> torch.Tensor:
+        """:meth:`permutations` for images of ``shape`` (the :class:`~imgleak.ciphers.base.PixelMover` view)."""
+        return self.permutations(key, n_images, int(shape[-2]) * int(shape[-1]), first_index)
+
     def _maps(self, key: Key, n_images: int, n_pixels: int, first_index: int, device: torch.device) -> torch.Tensor:
         """:meth:`permutations` on ``device``; the fixed map comes from a cache and must not be changed."""
-        if not isinstance(key, Key):
-            raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-        if isinstance(first_index, bool) or not isinstance(first_index, int) or first_index < 0:
-            raise ValueError(f"first_index must be a non-negative int, got {first_index!r}")
+        check_key(key)
+        first_index = check_first_index(first_index)
         if not self.per_image:
             return _fixed_permutation(key, n_pixels, device)
+        if n_images == 0:
+            return torch.empty(0, n_pixels, dtype=torch.int64, device=device)
         indices = range(first_index, first_index + n_images)
         return torch.stack([_randperm(key.derive(f"permutation/image-{i}"), n_pixels) for i in indices]).to(device)
 
@@ -98,7 +114,7 @@ class RandomPermutation:
         index = self._maps(key, n, h * w, first_index, batch.device)
         return restore_rank(move_pixels(batch, index, inverse), single)
 
-    def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def encrypt(self, x: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Permute a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``.
 
         ``first_index`` is the data-set index of the first image of ``x`` (per-image mode), so a
@@ -106,6 +122,6 @@ class RandomPermutation:
         """
         return self._apply(x, key, first_index, inverse=False, name="x")
 
-    def decrypt(self, y: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def decrypt(self, y: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (same key and ``first_index``)."""
         return self._apply(y, key, first_index, inverse=True, name="y")

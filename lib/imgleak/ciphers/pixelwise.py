@@ -34,9 +34,10 @@ from typing import ClassVar
 
 import torch
 
-from ..attacks.keyspace import pixelwise_log2
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
+from .base import CipherBase, check_first_index, check_key
+from .keyspace import check_shape, pixelwise_log2
 
 MODES = ("same", "different")
 _SUBKEY = "pixelwise"
@@ -50,20 +51,6 @@ def check_mode(mode: object) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be 'same' (one key for all images) or 'different' (a key per image), got {mode!r}")
     return mode  # type: ignore[return-value]
-
-
-def check_first_index(first_index: object) -> int:
-    """``first_index`` if it is a non-negative int, else a ``ValueError``."""
-    if isinstance(first_index, bool) or not isinstance(first_index, int) or first_index < 0:
-        raise ValueError(f"first_index must be a non-negative int, got {first_index!r}")
-    return first_index
-
-
-def check_key(key: object) -> Key:
-    """``key`` if it is an imgleak :class:`~imgleak.keys.Key`, else a ``TypeError``."""
-    if not isinstance(key, Key):
-        raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    return key
 
 
 def image_keys(key: Key, prefix: str, mode: str, n_images: int, first_index: int) -> list[Key] | Key:
@@ -127,7 +114,7 @@ class PixelKey:
 
 
 @dataclass(frozen=True)
-class PixelwiseEncryption:
+class PixelwiseEncryption(CipherBase):
     """Negative–positive transform and colour-channel shuffle per pixel; same or per-image keys."""
 
     mode: str = "same"
@@ -137,14 +124,26 @@ class PixelwiseEncryption:
     def __post_init__(self) -> None:
         check_mode(self.mode)
 
+    @property
+    def per_image_keys(self) -> bool:  # type: ignore[override]
+        """True in ``"different"`` mode."""
+        return self.mode == "different"
+
+    def describe(self) -> str:
+        """``"pixel-wise encryption, same key"`` or ``"..., different keys"``."""
+        return f"pixel-wise encryption, {'same key' if self.mode == 'same' else 'different keys'}"
+
     def key_space_log2(self, shape: Sequence[int]) -> float:
-        """log2 of the number of keys of one image of ``shape``: ``n · (C + log2 C!)``, n = H · W.
+        """log2 of the number of keys for images of ``shape``: ``n · (C + log2 C!)`` per image, n = H · W.
 
         For RGB this is ``3n + n · log2 6`` (the paper's N_Pix). In ``"different"`` mode every
-        image has its own key of this size; all keys are bounded by the 256-bit master key.
+        image of a batch ``(N, C, H, W)`` has its own key, so a batch counts N of them; all keys
+        are bounded by the 256-bit master key.
         """
-        c, h, w = (int(s) for s in shape[-3:])
-        return pixelwise_log2(h * w, c)
+        shape = check_shape(shape)
+        c, h, w = shape[-3:]
+        images = shape[0] if self.per_image_keys and len(shape) == 4 else 1
+        return images * pixelwise_log2(h * w, c)
 
     def key_material(self, key: Key, shape: Sequence[int], first_index: int = 0) -> PixelKey:
         """The flips and channel ranks for a batch of ``shape`` ``(N, C, H, W)``."""
@@ -162,7 +161,7 @@ class PixelwiseEncryption:
     def _apply(self, x: torch.Tensor, key: Key, first_index: int, inverse: bool, name: str) -> torch.Tensor:
         batch, single = as_image_batch(x, name)
         check_key(key)  # also for an empty batch, which draws no key
-        check_first_index(first_index)
+        first_index = check_first_index(first_index)
 
         def apply(images: torch.Tensor, offset: int, out: torch.Tensor) -> None:
             n, c, h, w = images.shape
@@ -175,17 +174,17 @@ class PixelwiseEncryption:
                 torch.gather(images.reshape(n, -1), 1, index.expand(n, -1), out=out.view(n, -1))
                 out.bitwise_xor_(flip)
             else:
-                out.view(n, -1).scatter_(1, index.expand(n, -1), (images ^ flip).view(n, -1))
+                out.view(n, -1).scatter_(1, index.expand(n, -1), (images ^ flip).reshape(n, -1))
 
         return restore_rank(in_chunks(apply, batch, self.mode), single)
 
-    def encrypt(self, x: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def encrypt(self, x: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``.
 
         ``first_index`` (``"different"`` mode) is the data-set index of the first image of ``x``.
         """
         return self._apply(x, key, first_index, inverse=False, name="x")
 
-    def decrypt(self, y: torch.Tensor, key: Key, first_index: int = 0) -> torch.Tensor:
+    def decrypt(self, y: torch.Tensor, key: Key, *, first_index: int = 0) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (same key and ``first_index``)."""
         return self._apply(y, key, first_index, inverse=True, name="y")

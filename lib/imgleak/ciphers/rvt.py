@@ -44,6 +44,8 @@ import torch
 
 from ..keys import KEY_BYTES, Key
 from ..tensors import as_image_batch, restore_rank
+from .base import CipherBase, NotInvertibleError, check_first_index
+from .keyspace import check_shape
 from .permutation import move_pixels
 
 MODES = ("invertible", "faithful")
@@ -375,7 +377,7 @@ def reference_apply(image: np.ndarray, vortex_key: VortexKey) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RandomVortex:
+class RandomVortex(CipherBase):
     """Random Vortex Transformation as a cipher: ``encrypt(x, key)`` with one key per dataset.
 
     ``mode`` is ``"invertible"`` (ring-wise cyclic shifts, exact :meth:`decrypt`) or
@@ -400,26 +402,37 @@ class RandomVortex:
             raise ValueError(f"n_vortices must be a positive int or None, got {self.n_vortices!r}")
 
     @property
-    def invertible(self) -> bool:
+    def invertible(self) -> bool:  # type: ignore[override]
         """Only the ring-shift variant is a permutation."""
         return self.mode == "invertible"
+
+    def describe(self) -> str:
+        """E.g. ``"RVT (faithful, strength mnist)"``."""
+        return f"RVT ({self.mode}, strength {self.strength})"
 
     def key_space_log2(self, shape: Sequence[int]) -> float:
         """256: RVT's parameters are real numbers drawn from the 256-bit imgleak key.
 
         The number of distinct coordinate maps is far smaller and has no closed form.
         """
+        check_shape(shape)
         return float(8 * KEY_BYTES)
 
     def vortex_key(self, key: Key | VortexKey, shape: Sequence[int]) -> VortexKey:
         """The vortices used for images of ``shape``: drawn from ``key``, or ``key`` itself."""
         if isinstance(key, VortexKey):
             return key
+        if not isinstance(key, Key):
+            raise TypeError(f"key must be an imgleak Key or a VortexKey, got {type(key).__name__}")
         return _generated_key(key, *_check_size(shape), self.strength, self.n_vortices)
 
     def coordinate_map(self, key: Key | VortexKey, shape: Sequence[int]) -> torch.Tensor:
         """The flat gather map (length H*W, CPU) this cipher applies to images of ``shape``."""
         return coordinate_map(self.vortex_key(key, shape), shape, self.mode)
+
+    def pixel_maps(self, key: Key | VortexKey, shape: Sequence[int], n_images: int = 1, first_index: int = 0) -> torch.Tensor:
+        """:meth:`coordinate_map`: one map serves every image (the :class:`~imgleak.ciphers.base.PixelMover` view)."""
+        return self.coordinate_map(key, shape)
 
     def statistics(self, key: Key | VortexKey, shape: Sequence[int]) -> MapStats:
         """Moved and never-read pixels of :meth:`coordinate_map` (never-read is 0 when invertible)."""
@@ -429,15 +442,18 @@ class RandomVortex:
         """The cached gather map for ``batch``'s image size, on its device (not a copy)."""
         return _cached_map(self.vortex_key(key, batch.shape), *_check_size(batch.shape), self.mode, batch.device)
 
-    def encrypt(self, x: torch.Tensor, key: Key | VortexKey) -> torch.Tensor:
-        """Apply the vortices to a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``."""
+    def encrypt(self, x: torch.Tensor, key: Key | VortexKey, *, first_index: int = 0) -> torch.Tensor:
+        """Apply the vortices to a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)`` (one key for
+        every image: ``first_index`` is checked, not used)."""
+        check_first_index(first_index)
         batch, single = as_image_batch(x, "x")
         return restore_rank(move_pixels(batch, self._map(key, batch)), single)
 
-    def decrypt(self, y: torch.Tensor, key: Key | VortexKey) -> torch.Tensor:
+    def decrypt(self, y: torch.Tensor, key: Key | VortexKey, *, first_index: int = 0) -> torch.Tensor:
         """Invert :meth:`encrypt` exactly (invertible mode only)."""
+        check_first_index(first_index)
         if not self.invertible:
-            raise ValueError(
+            raise NotInvertibleError(
                 "faithful RVT cannot be decrypted: the authors' rounding drops some pixels "
                 "(see map_statistics); use RandomVortex(mode='invertible') for an exact inverse"
             )

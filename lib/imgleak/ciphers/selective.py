@@ -18,6 +18,7 @@ import functools
 import operator
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import gcd, prod
 from typing import ClassVar
@@ -28,6 +29,8 @@ import torch
 from ..chacha import BLOCK_BYTES, chacha20_keystream
 from ..keys import Key, chacha20_encryptor
 from ..tensors import as_image_batch, restore_rank
+from .base import CipherBase, check_first_index, check_key
+from .keyspace import check_shape
 
 _SUBKEY = "selective"
 # On CPU, threads take parts of _PART samples (one ChaCha20 encryptor each) and work through
@@ -37,6 +40,7 @@ _SUBKEY = "selective"
 # 64 Ki lose 30-40 %. Both are multiples of 512, so every part's key bits start a 64-byte block.
 _CHUNK = 1 << 19
 _PART = 1 << 21
+_ALIGN = 512  # samples whose key bits fill whole 64-byte ChaCha20 blocks, for every n
 _TORCH_WORDS = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -98,14 +102,15 @@ def _key_mask_torch(stream: torch.Tensor, n: int) -> torch.Tensor:
     return words.view(torch.uint8)
 
 
-def _encrypt_on_cpu(x: np.ndarray, out: np.ndarray, key: Key, n: int) -> None:
+def _encrypt_on_cpu(x: np.ndarray, out: np.ndarray, key: Key, n: int, base: int = 0) -> None:
     """Write ``x XOR key mask`` for the flat samples ``x`` into ``out`` (which may be ``x``), in
-    parts spread over torch's CPU threads."""
+    parts spread over torch's CPU threads; ``x[0]`` is sample ``base`` of the stream (a multiple of
+    :data:`_ALIGN`)."""
     local = threading.local()  # a thread's buffers, made once: first writes to new memory fault
 
     def encrypt_part(start: int) -> None:
         stop = min(start + _PART, x.size)
-        encryptor = chacha20_encryptor(key, start * n // (8 * BLOCK_BYTES))  # the part's first key byte
+        encryptor = chacha20_encryptor(key, (base + start) * n // (8 * BLOCK_BYTES))  # the part's first key byte
         if n == 8:  # the key mask is the keystream: plain ChaCha20 encryption
             encryptor.update_into(x[start:stop], out[start:stop])
             return
@@ -150,18 +155,26 @@ def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
                          "or memory of its own")
 
 
+def _stream_start(sample: int) -> tuple[int, int]:
+    """``(lead, base)``: the block-aligned stream sample ``base`` at or before ``sample``, and how far before."""
+    lead = sample % _ALIGN
+    return lead, sample - lead
+
+
 @dataclass(frozen=True)
-class SelectiveEncryption:
+class SelectiveEncryption(CipherBase):
     """XOR the ``bits`` most significant bits of every pixel and channel with ChaCha20 key bits.
 
     ``bits`` = 0 is the identity, 8 encrypts whole bytes. The key bits come from
     ``key.derive("selective")``: n bits per sample, taken in order over the flattened
-    ``(N, C, H, W)`` batch, so every image of a batch gets its own key bits.
+    ``(N, C, H, W)`` batch, so every image of a batch gets its own key bits (``per_image_keys``:
+    where an image sits in the data set, ``first_index``, decides its key bits).
     """
 
-    bits: int
+    bits: int = 4
     name: ClassVar[str] = "selective"
     invertible: ClassVar[bool] = True
+    per_image_keys: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         bits = self.bits
@@ -169,46 +182,65 @@ class SelectiveEncryption:
             raise ValueError(f"bits must be an int from 0 to 8 (encrypted MSBs per sample), got {bits!r}")
         object.__setattr__(self, "bits", int(bits))
 
-    def key_space_log2(self, shape: tuple[int, ...] | torch.Size) -> int:
+    def key_space_log2(self, shape: Sequence[int]) -> float:
         """log2 of the number of keystreams for images of ``shape``: n bits per sample."""
-        return self.bits * prod(shape)
+        return float(self.bits * prod(check_shape(shape)))
 
-    def _xor(self, x: torch.Tensor, key: Key, name: str, out: torch.Tensor | None) -> torch.Tensor:
+    def describe(self) -> str:
+        """E.g. ``"selective encryption, 3 MSBs"``."""
+        return f"selective encryption, {self.bits} MSB{'s' if self.bits != 1 else ''}"
+
+    def _xor(self, x: torch.Tensor, key: Key, first_index: int, name: str, out: torch.Tensor | None) -> torch.Tensor:
         """``x XOR (K << (8 - n))`` with K the next n key bits for every sample of ``x``, into ``out`` if given."""
-        if not isinstance(key, Key):
-            raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
+        check_key(key)
         batch, single = as_image_batch(x, name)
+        first_index = check_first_index(first_index)
         if out is not None:
             _check_out(out, x)
         n = self.bits
         if n == 0:
             return restore_rank(batch.clone(), single) if out is None else out.copy_(x)
+        # sample s of the batch takes the key bits of stream sample first_index·C·H·W + s; the stream
+        # is started at a block boundary ``lead`` samples earlier and those key bits are dropped
+        lead, base = _stream_start(first_index * prod(batch.shape[1:]))
         key = key.derive(_SUBKEY)
         if batch.device.type == "cpu":
-            # numpy asks the kernel for huge pages for large arrays: on a 2-core AMD EPYC VM the
-            # first writes to a new 48 MiB output took 5-9 ms against 40 ms for torch.empty's memory.
-            flat = np.empty(batch.numel(), np.uint8) if out is None else out.view(-1).numpy()
-            _encrypt_on_cpu(batch.contiguous().view(-1).numpy(), flat, key, n)
-            result = torch.from_numpy(flat).view(batch.shape)
+            result = self._xor_on_cpu(batch, key, lead, base, out)
         else:
             count = batch.numel()
-            stream = chacha20_keystream(key, -(-count // 8) * n, device=batch.device)
-            mask = _key_mask_torch(stream, n)[:count].view(batch.shape)
+            stream = chacha20_keystream(key, -(-(lead + count) // 8) * n, device=batch.device,
+                                        first_block=base * n // (8 * BLOCK_BYTES))
+            mask = _key_mask_torch(stream, n)[lead:lead + count].view(batch.shape)
             result = torch.bitwise_xor(batch, mask, out=None if out is None else out.view(batch.shape))
         return restore_rank(result, single) if out is None else out
 
-    def encrypt(self, x: torch.Tensor, key: Key, *, out: torch.Tensor | None = None) -> torch.Tensor:
+    def _xor_on_cpu(self, batch: torch.Tensor, key: Key, lead: int, base: int, out: torch.Tensor | None) -> torch.Tensor:
+        # numpy asks the kernel for huge pages for large arrays: their first writes are much
+        # cheaper than torch.empty's memory (bench/README.md, selective encryption)
+        flat = np.empty(batch.numel(), np.uint8) if out is None else out.view(-1).numpy()
+        source = batch.contiguous().view(-1).numpy()
+        if lead:  # the batch starts inside a keystream block: encrypt behind ``lead`` dummy samples
+            padded = np.zeros(lead + source.size, np.uint8)
+            padded[lead:] = source
+            _encrypt_on_cpu(padded, padded, key, self.bits, base)
+            flat[:] = padded[lead:]
+        else:
+            _encrypt_on_cpu(source, flat, key, self.bits, base)
+        return torch.from_numpy(flat).view(batch.shape)
+
+    def encrypt(self, x: torch.Tensor, key: Key, *, first_index: int = 0, out: torch.Tensor | None = None) -> torch.Tensor:
         """Encrypt a uint8 image ``(C, H, W)`` or batch ``(N, C, H, W)``; same shape and device.
 
-        With ``out`` (a contiguous uint8 tensor of x's shape and device, either ``x`` itself or
-        sharing no memory with it) the result is written there and ``out`` is returned: no new
-        memory, whose first writes cost about as much as the encryption on CPU.
+        ``x[0]`` is image ``first_index`` of the data set: its key bits follow those of the images
+        before it, so a data set encrypted in chunks equals one encrypted at once. With ``out`` (a
+        contiguous uint8 tensor of x's shape and device, either ``x`` itself or sharing no memory
+        with it) the result is written there and ``out`` is returned.
         """
-        return self._xor(x, key, "x", out)
+        return self._xor(x, key, first_index, "x", out)
 
-    def decrypt(self, y: torch.Tensor, key: Key, *, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Invert :meth:`encrypt` exactly (it is the same XOR); ``out`` as for :meth:`encrypt`."""
-        return self._xor(y, key, "y", out)
+    def decrypt(self, y: torch.Tensor, key: Key, *, first_index: int = 0, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Invert :meth:`encrypt` exactly (it is the same XOR); ``first_index`` and ``out`` as there."""
+        return self._xor(y, key, first_index, "y", out)
 
     def clear_part(self, y: torch.Tensor) -> torch.Tensor:
         """The 8 - n unencrypted bits, ``y mod 2**(8 - n)`` (values 0 .. 2**(8 - n) - 1)."""

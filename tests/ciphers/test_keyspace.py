@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from imgleak.attacks import crossover, etc_log2, pixelwise_log2, tanaka_log2
+from imgleak.ciphers.keyspace import crossover, etc_log2, pixelwise_log2, tanaka_log2
 from imgleak.ciphers.blockwise import BlockwiseScramble
 from imgleak.ciphers.pixelwise import PixelwiseEncryption
 

@@ -1,5 +1,8 @@
 """Exact key-space sizes (log2) of the learnable encryption schemes, and where two of them cross.
 
+Each cipher's ``key_space_log2(shape)`` calls these formulas; :func:`check_shape` checks the
+``shape`` it is given.
+
 Factorials go through :func:`math.lgamma` (``log2 n! = lgamma(n + 1) / ln 2``), so the values
 are exact to float precision for any size and the pixel and block counts may be real numbers —
 which is what :func:`crossover` needs to find the image size at which two schemes' key spaces
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+
+import numpy as np
 
 _LN2 = math.log(2)
 
@@ -26,6 +31,24 @@ def _check_positive(name: str, value: object, integer: bool = False) -> float:
         kind = "int" if integer else "number"
         raise ValueError(f"{name} must be a positive {kind}, got {value!r}")
     return value
+
+
+def check_shape(shape: object, name: str = "shape") -> tuple[int, ...]:
+    """``shape`` as a tuple of positive ints: ``(C, H, W)`` for one image or ``(N, C, H, W)`` for a batch.
+
+    >>> check_shape((3, 32, 32))
+    (3, 32, 32)
+    >>> check_shape("abc")
+    Traceback (most recent call last):
+    ...
+    ValueError: shape must be (C, H, W) or (N, C, H, W) as positive ints, got 'abc'
+    """
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) not in (3, 4):  # type: ignore[arg-type]
+        raise ValueError(f"{name} must be (C, H, W) or (N, C, H, W) as positive ints, got {shape!r}")
+    sizes = tuple(shape)  # type: ignore[call-overload]
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        raise ValueError(f"{name} must be (C, H, W) or (N, C, H, W) as positive ints, got {shape!r}")
+    return tuple(int(s) for s in sizes)
 
 
 def tanaka_log2(block: int = 4, channels: int = 3, reversal_from_permutation: bool = False) -> float:
