@@ -11,7 +11,7 @@ Prints, for a 256x3x96x96 uint8 batch (6.75 MiB; override with --shape):
   * beside each, a straightforward numpy version for scale (``np.random.default_rng`` for the
     key material, drawn inside the timed call; vectorised over the batch, per image for the
     per-image keys; per block for EtC, whose blocks turn by different angles);
-  * the TN-model / TN-GAN "encryption": ``TransformNet.encrypt``, the forward pass of an untrained
+  * the TN-model / TN-GAN "encryption": ``TNModel().encrypt(x, key)``, the forward pass of an untrained
     ``UNet()`` (network inference, no target, no numpy version), on the first --tn-images images;
     its ratio is MiB/s against the batch's ``copy_`` MiB/s;
   * each attack's speed: FR-Attack (``feature_reconstruction``, no training) in images/s on the
@@ -39,8 +39,10 @@ from imgleak.attacks.inverse_network import train_inverse_network
 from imgleak.ciphers.blockwise import BlockwiseScramble
 from imgleak.ciphers.etc import EtCEncryption
 from imgleak.ciphers.pixelwise import PixelwiseEncryption
-from imgleak.ciphers.transform_nets import TransformNet, UNet, train_tn_gan, train_tn_model
+from imgleak.ciphers.transform_net import TNModel, TransformNet
 from imgleak.keys import Key
+from imgleak.ciphers.unet import UNet
+from imgleak.training.transform_nets import train_tn_gan, train_tn_model
 from timing import best_seconds
 
 
@@ -108,7 +110,7 @@ def attack_speeds(images: torch.Tensor, device: torch.device) -> list[tuple[str,
         "locally_connected": PixelwiseEncryption("same").encrypt(images, key),
         "conv1x1": PixelwiseEncryption("same").encrypt(images, key),
         "block": BlockwiseScramble().encrypt(images, key),
-        "unet": tn.encrypt(images),
+        "unet": TNModel().encrypt(images, tn),
     }
     common = {"epochs": 1, "progress": False, "device": device, "seed": 0}
     speeds = []
@@ -166,7 +168,7 @@ def main() -> None:
               f"       {numpy_s * 1e3:8.1f} {mib / numpy_s:7,.0f} {copy_s / numpy_s:8.4f}")
     tn_x = x[:args.tn_images]
     tn = TransformNet(UNet(shape[1], shape[1]), "tn_model").to(device)
-    tn_s = best_seconds(lambda: tn.encrypt(tn_x), device, 1)
+    tn_s = best_seconds(lambda: TNModel().encrypt(tn_x, tn), device, 1)
     tn_mib = tn_x.numel() / 2**20
     print(f"{'TN-model/TN-GAN U-Net (inference)':<34} {tn_s * 1e3:8.0f} {tn_x.shape[0] / tn_s:9,.0f} "
           f"{tn_mib / tn_s:8,.1f} {tn_mib / tn_s / (mib / copy_s):8.5f} | (no target; {tn_x.shape[0]} images)")

@@ -69,7 +69,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from imgleak import information, keys, plots
-from imgleak import rvt_experiments as rx
+from imgleak.experiments import rvt as rx
 
 key = keys.Key.from_seed(seed)
 measure = dict(decay=decay, change_scale=change_scale, radius=radius, value_weight=value_weight)
@@ -148,7 +148,7 @@ main_rvt = next(v for v in variants if v.label == rx.RVT)
 vortex_key = main_rvt.cipher.vortex_key(main_rvt.key, shape)
 title = f"{vortex_key.active} active vortices of {len(vortex_key.vortices)}"
 plots.vortex_key_plot(sample[0], vortex_key, title);
-tiny = rx.rvt_variant(key, rvt_strength, rvt_mode).statistics((8, 8))
+tiny = rx.map_stats(rx.rvt_variant(key, rvt_strength, rvt_mode), (8, 8))
 print(f"A key drawn the same way for 8x8 images moves {tiny.moved} of {tiny.positions} pixels "
       f"(mean displacement {tiny.mean_displacement:.2f} px): hence the up-scaled digits.")
 
@@ -160,9 +160,9 @@ print(f"A key drawn the same way for 8x8 images moves {tiny.moved} of {tiny.posi
 # permutation with almost the same displacements.
 
 # %%
-modes = {mode: main_rvt.with_mode(mode) for mode in ("faithful", "invertible")}
-plots.displacement_plot({m: v.gather_maps(1, shape) for m, v in modes.items()}, shape);
-pd.DataFrame([vars(v.statistics(shape)) for v in modes.values()], index=list(modes)).round(2)
+modes = {mode: rx.rvt_in_mode(main_rvt, mode) for mode in ("faithful", "invertible")}
+plots.displacement_plot({m: rx.pixel_maps(v, 1, shape) for m, v in modes.items()}, shape);
+pd.DataFrame([vars(rx.map_stats(v, shape)) for v in modes.values()], index=list(modes)).round(2)
 
 # %%
 plots.variant_rows_plot({v.label: v.encrypt(sample[:8], len(train)) for v in variants});
@@ -212,15 +212,39 @@ paper_like = points[points["variant"] != rx.FIXED_PERMUTATION]  # the paper's ki
 correlation = pd.concat([rx.loss_rate_correlation(paper_like, "without the fixed permutation"),
                          rx.loss_rate_correlation(points, "all variants")], ignore_index=True)
 plots.loss_rate_scatter(points, correlation, f"{train.name}, {epochs} epochs");
-display(rates.drop(columns=["scheme", "strength"]).set_index("variant").round(3))
+display(rates.drop(columns=["scheme"]).set_index("variant").round(3))
 correlation.set_index(["variants", "points"]).round(3)
 
 # %% [markdown]
 # ## 5. Where our numbers differ, and why
 
 # %%
-notes = rx.discrepancy_notes(comparison, rates, points, correlation, n_test=len(test))
-display(Markdown("\n".join(notes)))
+def note(finding):
+    """One line of this section, phrased from a finding's numbers (see `rx.discrepancies`)."""
+    n = finding.numbers
+    if finding.kind == "accuracy":
+        return (f"**{n['model']}** (paper: {n['paper_model']}): RVT costs {n['rvt_drop']:.1f} points here, "
+                f"{n['paper_rvt_drop']:.2f} in the paper; the per-image permutation {n['permutation_drop']:.1f} here, "
+                f"{n['paper_permutation_drop']:.1f} in the paper (plain: {n['plain']:.1f} % here, "
+                f"{n['paper_plain']:.2f} % in the paper).")
+    if finding.kind == "noise":
+        return (f"With {n['n_test']} test images one accuracy has a standard error of {n['se_min']:.1f}–"
+                f"{n['se_max']:.1f} points at our plain accuracies: differences between two variants smaller than "
+                f"about {n['noise']:.1f} points are within noise.")
+    if finding.kind == "information loss":
+        return (f"Information loss rate: RVT {n['rvt']:.3f}, per-image permutation {n['permutation']:.3f} "
+                f"({n['ratio']:.2f} times as much).")
+    if finding.kind == "correlation":
+        return (f"Correlation of information and accuracy loss rates, {n['variants']}, over {n['n']} points "
+                f"({n['points']}): Pearson r = {n['pearson_r']:.2f} (p = {n['pearson_p']:.2g}), "
+                f"Spearman ρ = {n['spearman_rho']:.2f} (p = {n['spearman_p']:.2g}).")
+    effect = f"loses {n['fixed']:.1%} of" if n["fixed"] >= 0 else f"gains {-n['fixed']:.1%} over"
+    return (f"{n['model']}: the fixed permutation {effect} the plain accuracy, the per-image one loses "
+            f"{n['per_image']:.1%}, at information loss rates {n['fixed_info']:.3f} and {n['per_image_info']:.3f}.")
+
+
+display(Markdown("\n".join(f"- {note(f)}" for f in rx.discrepancies(comparison, rates, points, correlation,
+                                                                  n_test=len(test)))))
 
 # %% [markdown]
 # Reading these lines:

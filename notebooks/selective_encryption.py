@@ -55,7 +55,7 @@ from IPython.display import Markdown, display
 from imgleak import images, keys, plots
 from imgleak.ciphers import SelectiveEncryption
 from imgleak.mi import encoders as enc
-from imgleak.mi import selective_leakage as sl
+from imgleak.experiments import selective as sl
 
 key = keys.Key.from_seed(seed)
 gallery = images.bundled_photos(photos) if folder is None else images.load_folder(folder, count=folder_count)

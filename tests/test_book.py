@@ -164,6 +164,21 @@ def test_cli_values_are_read_as_yaml() -> None:
     assert book.parse_value("null") is None
 
 
+@pytest.mark.parametrize("text", ["[1, 2", "{a: [", "a: b: c", "!!python/object:os.system x"])
+def test_a_value_that_is_not_yaml_names_the_parameter(text: str) -> None:
+    with pytest.raises(ValueError, match=r"the value of parameter 'seed' is not valid YAML: .* at column \d+"):
+        book.parse_value(text, "seed")
+
+
+def test_the_command_line_refuses_a_value_that_is_not_yaml_with_status_2(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["book", "--profile", "quick", "-p", "seed", "[1, 2"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: the value of parameter 'seed' is not valid YAML: '[1, 2'" in err
+    assert "Traceback" not in err and "yaml" not in err.split("error:")[0]
+
+
 # The two tests below start a real kernel (a few seconds each).
 
 def test_an_unknown_parameter_is_refused_before_execution(tmp_path: Path, capsys) -> None:

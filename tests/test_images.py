@@ -122,7 +122,7 @@ class TestBundledPhotos:
     def test_photos_are_distinct(self, photos):
         assert not torch.equal(photos["china"].image, photos["flower"].image)
 
-    @pytest.mark.parametrize("name", ["mona_lisa", "", "Astronaut", "astronaut "])
+    @pytest.mark.parametrize("name", ["mona_lisa", "", "Astronaut", "astronaut ", 3, ["astronaut"], None])
     def test_unknown_name_raises_value_error_naming_choices(self, name):
         with pytest.raises(ValueError) as info:
             load_photo(name)
@@ -302,11 +302,64 @@ class TestLoadFolder:
         assert tuple(photo.image.shape) == (3, 6, 7)
         np.testing.assert_array_equal(photo.image.permute(1, 2, 0).numpy(), rgba[:, :, :3])
 
-    def test_la_mode_alpha_dropped(self, tmp_path):
+    def test_rgba_mode_keeps_four_channels(self, tmp_path):
+        rgba = np.random.default_rng(0).integers(0, 256, (6, 7, 4), dtype=np.uint8)
+        Image.fromarray(rgba, mode="RGBA").save(tmp_path / "alpha.png")
+        (photo,) = load_folder(tmp_path, mode="RGBA")
+        np.testing.assert_array_equal(photo.image.permute(1, 2, 0).numpy(), rgba)
+
+    def test_gray_alpha_file_with_mode_none_gives_rgb_without_alpha(self, tmp_path):
         la = np.random.default_rng(0).integers(0, 256, (6, 7, 2), dtype=np.uint8)
         Image.fromarray(la, mode="LA").save(tmp_path / "gray_alpha.png")
-        (photo,) = load_folder(tmp_path, mode="LA")
-        assert photo.image.shape[0] in (1, 3)
+        (photo,) = load_folder(tmp_path, mode=None)
+        assert tuple(photo.image.shape) == (3, 6, 7)
+        for channel in range(3):
+            np.testing.assert_array_equal(photo.image[channel].numpy(), la[:, :, 0])
+
+    @pytest.mark.parametrize("mode", ["LA", "CMYK", "P", "I", "F", "1", "rgb", 3, ""])
+    def test_modes_that_lose_or_mislabel_channels_are_refused(self, folder, mode):
+        path, _ = folder
+        with pytest.raises(ValueError, match=r"mode must be one of 'RGB', 'L', 'RGBA', None"):
+            load_folder(path, mode=mode)
+
+    def test_palette_image_for_mode_l_is_the_luminance_of_its_colours(self, tmp_path):
+        rgb = _rgb(8, 9, 7)
+        Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+        (photo,) = load_folder(tmp_path, mode="L")
+        expected = np.asarray(Image.open(tmp_path / "palette.png").convert("RGB").convert("L"))
+        np.testing.assert_array_equal(photo.image[0].numpy(), expected)
+
+    @pytest.mark.parametrize("mode,channels", [(None, 1), ("L", 1), ("RGB", 3), ("RGBA", 4)])
+    def test_sixteen_bit_gray_png_is_scaled_by_shifting_eight_bits(self, tmp_path, mode, channels):
+        values = np.array([[0, 255, 256, 383, 32896], [65280, 65534, 65535, 257, 1000]], dtype=np.uint16)
+        Image.fromarray(values).save(tmp_path / "deep.png")
+        assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+        (photo,) = load_folder(tmp_path, mode=mode)
+        assert tuple(photo.image.shape) == (channels, 2, 5)
+        expected = [[0, 0, 1, 1, 128], [255, 255, 255, 1, 3]]
+        for channel in range(min(channels, 3)):
+            assert photo.image[channel].tolist() == expected
+        if channels == 4:
+            assert bool((photo.image[3] == 255).all())
+
+    def test_thirty_two_bit_values_beyond_sixteen_bits_name_the_file(self, tmp_path):
+        Image.fromarray(np.array([[0, 70000]], dtype=np.int32)).save(tmp_path / "wide.tif")
+        with pytest.raises(ValueError, match=r"wide\.tif.*0\.\.65535"):
+            load_folder(tmp_path)
+
+    def test_floating_point_file_is_refused_naming_it(self, tmp_path):
+        Image.fromarray(np.array([[0.0, 0.5]], dtype=np.float32)).save(tmp_path / "float.tif")
+        with pytest.raises(ValueError, match=r"float\.tif.*floating-point"):
+            load_folder(tmp_path)
+
+    @pytest.mark.parametrize("path", [None, 3, ["a"]])
+    def test_path_that_is_not_a_path_raises_type_error(self, path):
+        with pytest.raises(TypeError, match="path must be a folder path"):
+            load_folder(path)
+
+    def test_numpy_count_accepted(self, folder):
+        path, _ = folder
+        assert [p.name for p in load_folder(path, count=np.int64(2))] == ["big", "gray"]
 
     @pytest.mark.parametrize("mode", [None, "L"])
     def test_loaded_pixels_are_backed_by_writable_memory(self, folder, monkeypatch, mode):
@@ -418,6 +471,21 @@ class TestLoadTorchvision:
         assert "imagenet" in str(info.value)
         for name in TORCHVISION_NAMES:
             assert name in str(info.value)
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize("name", [None, ["mnist"]])
+    def test_name_that_is_not_a_string_raises_value_error(self, tmp_path, name):
+        with pytest.raises(ValueError, match="unknown data set"):
+            load_torchvision(name, tmp_path)
+
+    def test_root_that_is_not_a_path_raises_type_error(self):
+        with pytest.raises(TypeError, match="root must be a folder path"):
+            load_torchvision("mnist", None)
+
+    @pytest.mark.parametrize("flag", ["train", "download"])
+    def test_string_flags_are_refused_not_read_as_true(self, tmp_path, flag):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            load_torchvision("mnist", tmp_path, **{flag: "no"})
         assert list(tmp_path.iterdir()) == []
 
     @pytest.mark.parametrize(
@@ -629,6 +697,22 @@ class TestPatchPositions:
         with pytest.raises(ValueError):
             patch_positions(10, 10, 2, count, seed=0)
 
+    @pytest.mark.parametrize("seed", [1.7, 1.0, "1", None, True, [1]])
+    def test_non_integer_seed_raises_type_error(self, seed):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            patch_positions(10, 10, 2, 3, seed=seed)
+
+    @pytest.mark.parametrize("arg", ["height", "width"])
+    @pytest.mark.parametrize("value", [0, -1, 10.5, "10", None])
+    def test_bad_image_size_raises_naming_it(self, arg, value):
+        sizes = {"height": 10, "width": 10, arg: value}
+        with pytest.raises(ValueError, match=f"{arg} must be a positive int"):
+            patch_positions(sizes["height"], sizes["width"], 2, 3, seed=0)
+
+    def test_numpy_integers_accepted_everywhere(self):
+        as_numpy = patch_positions(np.int64(30), np.int32(20), np.int64(4), np.int16(5), seed=np.int64(9))
+        assert torch.equal(as_numpy, patch_positions(30, 20, 4, 5, seed=9))
+
     @settings(max_examples=50, deadline=None)
     @given(
         height=st.integers(1, 300),
@@ -731,10 +815,30 @@ class TestExtractPatches:
         patch = extract_patches(x, [[5, 12]], 5)
         assert torch.equal(patch[0], x[:, 5:, 12:])
 
-    @pytest.mark.parametrize("positions", [torch.tensor([1, 2]), torch.zeros(2, 3), torch.zeros(1, 2, 2)])
+    @pytest.mark.parametrize(
+        "positions", [torch.tensor([1, 2]), torch.zeros(2, 3, dtype=torch.int64), torch.zeros(1, 2, 2, dtype=torch.int64)]
+    )
     def test_bad_positions_shape_raises(self, positions):
         with pytest.raises(ValueError):
             extract_patches(_random_image((3, 10, 10)), positions, 2)
+
+    @pytest.mark.parametrize(
+        "positions", [torch.tensor([[1.7, 2.2]]), [[1.5, 2]], np.array([[1.0, 2.0]]), torch.tensor([[True, False]])]
+    )
+    def test_non_integer_positions_are_refused_not_truncated(self, positions):
+        with pytest.raises(TypeError, match="positions must hold integers"):
+            extract_patches(_random_image((3, 10, 10)), positions, 2)
+
+    @pytest.mark.parametrize("positions", [None, "ab", [[1, "a"]]])
+    def test_positions_that_are_not_numbers_raise_type_error(self, positions):
+        with pytest.raises(TypeError, match="positions must"):
+            extract_patches(_random_image((3, 10, 10)), positions, 2)
+
+    @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
+    def test_numpy_integer_positions_and_size_accepted(self, dtype):
+        x = _random_image((3, 10, 10))
+        patch = extract_patches(x, np.array([[1, 2]], dtype=dtype), np.int64(3))
+        assert torch.equal(patch[0], x[:, 1:4, 2:5])
 
     @pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool, torch.int8])
     def test_non_uint8_raises_type_error(self, dtype):
@@ -838,3 +942,12 @@ class TestColocatedPatches:
         image = torch.zeros(3, 10, 10)
         with pytest.raises(TypeError):
             colocated_patches(image, image, 2, 3, seed=0)
+
+    def test_non_tensor_image_raises_type_error_naming_it(self):
+        with pytest.raises(TypeError, match="image must be a torch.Tensor"):
+            colocated_patches([[1]], _random_image((3, 10, 10)), 2, 3, seed=0)
+
+    def test_float_seed_raises_type_error(self):
+        image = _random_image((3, 10, 10))
+        with pytest.raises(TypeError, match="seed must be an int"):
+            colocated_patches(image, image, 2, 3, seed=1.7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -182,3 +183,28 @@ def test_errors(digits):
         information_variation(digits, identity.repeat(3, 1))
     with pytest.raises(ValueError, match="lie in"):
         information_variation(digits, identity + 1)
+
+
+def test_numpy_numbers_are_accepted_as_settings():
+    x = torch.arange(48, dtype=torch.uint8).reshape(3, 4, 4) * 5
+    assert torch.equal(information_content(x, decay=np.int64(2), radius=np.int64(2)),
+                       information_content(x, decay=2.0, radius=2.0))
+    assert float(m_neig(2.0, 3.0, decay=np.float32(1.0), change_scale=np.int64(1))) == pytest.approx(math.exp(-2))
+
+
+@pytest.mark.parametrize("decay", [0, -1.0, float("nan"), float("inf"), "1", True, None])
+def test_formula_helpers_refuse_a_decay_that_is_not_positive(decay):
+    with pytest.raises(ValueError, match="decay must be a positive finite number"):
+        neighbour_weight(2.0, decay)
+    with pytest.raises(ValueError, match="decay must be a positive finite number"):
+        m_neig(2.0, 2.0, decay=decay)
+    with pytest.raises(ValueError, match="change_scale must be a positive finite number"):
+        m_neig(2.0, 2.0, change_scale=decay)
+
+
+@pytest.mark.parametrize("d", ["2", None, True, [1, "a"]])
+def test_formula_helpers_refuse_distances_that_are_not_numbers(d):
+    with pytest.raises(TypeError, match="d must be a distance in pixels"):
+        neighbour_weight(d)
+    with pytest.raises(TypeError, match="d_new must be a distance in pixels"):
+        m_neig(2.0, d)

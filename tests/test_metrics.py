@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,39 @@ def test_errors(device):
         ssim(x, x, gaussian="yes")
     with pytest.raises(ValueError, match="Gaussian window is 11x11"):
         ssim(x, x, gaussian=True, window=7)
+
+
+@pytest.mark.parametrize("metric", [ssim, psnr, npcr, uaci])
+def test_empty_batch_gives_no_values(metric, device):
+    empty = torch.zeros(0, 3, 8, 8, dtype=torch.uint8, device=device)
+    values = metric(empty, empty)
+    assert values.shape == (0,) and values.dtype == torch.float32 and values.device == empty.device
+
+
+@pytest.mark.parametrize("metric", [adjacent_correlation, shannon_entropy])
+def test_empty_batch_gives_no_values_for_single_input_metrics(metric, device):
+    values = metric(torch.zeros(0, 3, 8, 8, dtype=torch.uint8, device=device))
+    assert values.shape == (0,) and values.dtype == torch.float32
+
+
+@pytest.mark.parametrize("metric", [ssim, psnr, npcr, uaci])
+def test_pair_errors_name_the_argument(metric, device):
+    x = _random_images((2, 3, 8, 8), 0, device)
+    first, second = ("x", "y") if metric in (ssim, psnr) else ("a", "b")
+    with pytest.raises(ValueError, match=f"{first} and {second} must have the same shape"):
+        metric(x, x[:1])
+    with pytest.raises(TypeError, match=f"{second} must have dtype torch.uint8"):
+        metric(x, x.float())
+    with pytest.raises(TypeError, match=f"{first} must be a torch.Tensor"):
+        metric(x.cpu().numpy(), x)
+    with pytest.raises(ValueError, match=f"{first} has no channels"):
+        metric(x[:, :0], x[:, :0])
+
+
+def test_ssim_accepts_numpy_window_and_refuses_non_integers(device):
+    x = _random_images((2, 3, 8, 8), 1, device)
+    assert torch.equal(ssim(x, 255 - x, window=np.int64(3)), ssim(x, 255 - x, window=3))
+    for window in (3.0, "3", True):
+        with pytest.raises(ValueError, match="window must be a positive odd int"):
+            ssim(x, x, window=window)
+    assert ssim(x, x, gaussian=np.bool_(False)).tolist() == [1.0, 1.0]

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from imgleak import plots  # noqa: E402
-from imgleak import rvt_experiments as rx  # noqa: E402
+from imgleak.experiments import rvt as rx  # noqa: E402
 from imgleak.keys import Key  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def test_vortex_key_and_displacement_plots():
     vortex_key = variant.cipher.vortex_key(variant.key, (16, 16))
     fig = plots.vortex_key_plot(_images()[0], vortex_key, "key")
     assert len(fig.axes[0].patches) == vortex_key.active
-    maps = {mode: variant.with_mode(mode).gather_maps(1, (16, 16)) for mode in ("faithful", "invertible")}
+    maps = {mode: rx.pixel_maps(rx.rvt_in_mode(variant, mode), 1, (16, 16)) for mode in ("faithful", "invertible")}
     fig = plots.displacement_plot(maps, (16, 16))
     assert len(fig.axes) == 3  # two maps and the colour bar
     assert "0 never read" in fig.axes[1].get_title()

@@ -55,8 +55,8 @@ def number(value: Any, name: str, *, positive: bool = False, allow_negative: boo
     """``value`` as a finite ``float``: >= 0 by default, > 0 with ``positive``, any sign with ``allow_negative``."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if not ok or not math.isfinite(value) or (value < 0 and not allow_negative) or (positive and value <= 0):
-        kind = "positive" if positive else "finite" if allow_negative else "non-negative"
-        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
+        kind = "positive " if positive else "" if allow_negative else "non-negative "
+        raise ValueError(f"{name} must be a {kind}finite number, got {value!r}")
     return float(value)
 
 
@@ -82,3 +82,50 @@ def seed(value: Any, name: str = "seed") -> int:
     if value is None:
         return int.from_bytes(os.urandom(8), "little") >> 1
     return integer(value, name)
+
+
+def names(values: Any, name: str, allowed: Sequence[T]) -> list[T]:
+    """``values`` as a list: a non-empty sequence (not a string) of distinct items of ``allowed``.
+
+    >>> names(("fr", "gan"), "attacks", ["fr", "itn", "gan"])
+    ['fr', 'gan']
+    >>> names(["fr", "brute"], "attacks", ["fr", "itn", "gan"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown attacks ['brute']; choose from ['fr', 'itn', 'gan']
+    >>> names("fr", "attacks", ["fr"])
+    Traceback (most recent call last):
+    ...
+    ValueError: attacks must be a non-empty list of names from ['fr'], got 'fr'
+    """
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list of names from {list(allowed)}, got {values!r}")
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ValueError(f"unknown {name} {unknown}; choose from {list(allowed)}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must not repeat a name, got {list(values)}")
+    return list(values)
+
+
+def size_pair(value: Any, name: str) -> tuple[int, int]:
+    """``(height, width)`` from a positive int (a square) or a pair of positive ints.
+
+    >>> size_pair(16, "input_size"), size_pair([8, np.int64(12)], "input_size")
+    ((16, 16), (8, 12))
+    """
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        height, width = value
+    else:
+        height = width = value
+    if not (_is_int(height) and _is_int(width)) or height < 1 or width < 1:
+        raise ValueError(f"{name} must be a positive int or (height, width), got {value!r}")
+    return int(height), int(width)
+
+
+def fraction(value: Any, name: str, *, zero: bool = False) -> float:
+    """``value`` as a ``float`` in ``(0, 1)``, or in ``[0, 1)`` with ``zero`` (bools and NaN refused)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not (0 <= value < 1 if zero else 0 < value < 1):
+        raise ValueError(f"{name} must be a number in {'[' if zero else '('}0, 1), got {value!r}")
+    return float(value)

@@ -230,9 +230,20 @@ def build_html(root: Path) -> Path:
     return index
 
 
-def parse_value(text: str) -> Any:
-    """A command-line parameter value read as YAML (``3`` → int, ``[1, 2]`` → list, ``abc`` → str)."""
-    return yaml.safe_load(text)
+def parse_value(text: str, name: str = "value") -> Any:
+    """A command-line parameter value read as YAML (``3`` → int, ``[1, 2]`` → list, ``abc`` → str).
+
+    Raises ``ValueError`` naming the parameter ``name`` when ``text`` is not valid YAML.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"the value of parameter {name!r} must be YAML text (a str), got {type(text).__name__}")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        problem = f"{getattr(err, 'problem', None) or 'cannot be parsed'}" + (f" at column {where.column + 1}" if where else "")
+        raise ValueError(f"the value of parameter {name!r} is not valid YAML: {text!r} ({problem}); "
+                         "write it as YAML, e.g. 3, 0.5, [1, 2], astronaut or '\"quoted text\"'") from None
 
 
 def build_book(

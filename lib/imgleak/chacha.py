@@ -53,6 +53,11 @@ def chacha20_block(
     ``key_words`` holds the 8 little-endian key words, ``nonce_words`` the 3 nonce words and
     ``counters`` the block counters (1-D), all integer tensors on one device. Returns the output
     state as an ``int64`` tensor of shape ``(len(counters), 16)`` holding 32-bit words.
+
+    >>> zeros = torch.zeros(8, dtype=torch.int64)
+    >>> state = chacha20_block(zeros, torch.tensor([0, 1]), zeros[:3])
+    >>> state.shape, hex(int(state[0, 0]))  # RFC 8439, A.1 test vector 1: bytes 76 b8 e0 ad
+    (torch.Size([2, 16]), '0xade0b876')
     """
     counters = counters.to(torch.int64).reshape(-1)
     n_blocks = counters.numel()
@@ -87,6 +92,13 @@ def chacha20_keystream(
     Same stream as :func:`imgleak.keys.keystream_bytes` (96-bit little-endian nonce, block
     counter from ``first_block``, 64 bytes a block), returned as a 1-D ``uint8`` tensor on
     ``device`` (``"auto"`` picks CUDA when present).
+
+    >>> from imgleak.keys import keystream_bytes
+    >>> key = Key.from_seed(0)
+    >>> torch.equal(chacha20_keystream(key, 1000), torch.from_numpy(keystream_bytes(key, 1000)))
+    True
+    >>> torch.equal(chacha20_keystream(key, 64, first_block=1), chacha20_keystream(key, 128)[64:])
+    True
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")

@@ -22,8 +22,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    overrides = {name: parse_value(value) for name, value in args.parameter}
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        overrides = {name: parse_value(value, name) for name, value in args.parameter}
+    except ValueError as error:
+        parser.error(str(error))  # exits with status 2, as argparse does for bad arguments
     try:
         index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force)
     except BookError as error:

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from . import _checks
 from imgleak.tensors import as_image_batch, restore_rank
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -46,14 +47,14 @@ class LabelledImages:
         return int(self.images.shape[0])
 
 
-def _to_chw(array: np.ndarray) -> torch.Tensor:
-    """An ``(H, W)`` or ``(H, W, C)`` uint8 array as a ``(C, H, W)`` tensor (alpha dropped)."""
+def _to_chw(array: np.ndarray, keep_alpha: bool = False) -> torch.Tensor:
+    """An ``(H, W)`` or ``(H, W, C)`` uint8 array as a ``(C, H, W)`` tensor (alpha dropped unless kept)."""
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"expected 8-bit pixels, got {array.dtype}")
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.shape[2] in (2, 4):  # LA / RGBA: drop the alpha channel
+    if array.shape[2] in (2, 4) and not keep_alpha:  # LA / RGBA: drop the alpha channel
         array = array[:, :, :-1]
     # Always copy: decoders hand out read-only buffers, and ciphers may write in place.
     return torch.from_numpy(np.array(array.transpose(2, 0, 1), order="C", copy=True))
@@ -113,7 +114,7 @@ PHOTO_NAMES: tuple[str, ...] = tuple(_BUNDLED)
 
 def load_photo(name: str) -> Photo:
     """One bundled photograph by name (see :data:`PHOTO_NAMES`)."""
-    if name not in _BUNDLED:
+    if not isinstance(name, str) or name not in _BUNDLED:
         raise ValueError(f"unknown photo {name!r}; choose from {', '.join(PHOTO_NAMES)}")
     loader, source = _BUNDLED[name]
     return Photo(name=name, image=_to_chw(loader()), source=source)
@@ -143,45 +144,73 @@ def load_digits() -> LabelledImages:
     )
 
 
+FOLDER_MODES: tuple[str, ...] = ("RGB", "L", "RGBA")
+_GREY_16_BIT = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
 def load_folder(path: str | os.PathLike, count: int | None = None, mode: str | None = "RGB") -> list[Photo]:
     """The ``count`` largest images (by pixel count) in a folder, largest first.
 
     This is how the selective-encryption paper picks "the 100 largest COCO images". Only the
-    chosen images are decoded. ``mode`` is a PIL mode to convert to (``"RGB"``, ``"L"``) or
-    ``None`` to keep each file's own. A file that cannot be read raises ``ValueError`` naming it.
+    chosen images are decoded. ``mode`` is ``"RGB"``, ``"L"``, ``"RGBA"`` (4 channels, alpha
+    kept) or ``None``: one channel for greyscale files, RGB for every other (alpha dropped,
+    palettes looked up). 16-bit greyscale is scaled to 8 bits as ``v >> 8``, the same scaling
+    Pillow applies to 16-bit colour PNGs. A file that cannot be read raises ``ValueError``
+    naming it.
     """
-    from PIL import Image, UnidentifiedImageError
-
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__} {path!r}")
+    count = _checks.optional_positive_int(count, "count")
+    _checks.choice(mode, "mode", (*FOLDER_MODES, None))
     folder = Path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {str(folder)!r} does not exist or is not a folder")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise ValueError(f"count must be a positive int or None, got {count!r}")
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {str(folder)!r}")
-
-    def open_image(file: Path) -> "Image.Image":
-        try:
-            return Image.open(file)
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read image file {str(file)!r}: {err}") from err
-
     sizes = {}
     for file in files:
-        with open_image(file) as img:
+        with _open_image(file) as img:
             sizes[file] = img.size[0] * img.size[1]
     chosen = sorted(files, key=lambda f: (-sizes[f], f.name))[:count]
-    photos = []
-    for file in chosen:
-        with open_image(file) as img:
-            try:
-                img = img.convert(mode) if mode else img.convert("RGB" if img.mode not in ("L", "RGB") else img.mode)
-                array = np.asarray(img)
-            except OSError as err:
-                raise ValueError(f"cannot decode image file {str(file)!r}: {err}") from err
-        photos.append(Photo(name=file.stem, image=_to_chw(array), source=str(file)))
-    return photos
+    return [Photo(name=file.stem, image=_decode(file, mode), source=str(file)) for file in chosen]
+
+
+def _open_image(file: Path) -> "Image.Image":
+    from PIL import Image
+
+    try:
+        return Image.open(file)
+    except (OSError, Image.DecompressionBombError) as err:  # UnidentifiedImageError is an OSError
+        raise ValueError(f"cannot read image file {str(file)!r}: {err}") from err
+
+
+def _decode(file: Path, mode: str | None) -> torch.Tensor:
+    """The pixels of one image file as uint8 ``(C, H, W)`` in ``mode`` (see :func:`load_folder`)."""
+    from PIL import Image
+
+    with _open_image(file) as img:
+        try:
+            img = _eight_bit(img, file)
+            target = mode or ("L" if img.mode == "L" else "RGB")
+            array = np.asarray(img if img.mode == target else img.convert(target))
+        except (OSError, SyntaxError, Image.DecompressionBombError) as err:
+            raise ValueError(f"cannot decode image file {str(file)!r}: {err}") from err
+    return _to_chw(array, keep_alpha=mode == "RGBA")
+
+
+def _eight_bit(img: "Image.Image", file: Path) -> "Image.Image":
+    """``img``, or its 16-bit greyscale pixels scaled to 8 bits (``v >> 8``) as mode ``"L"``."""
+    from PIL import Image
+
+    if img.mode == "F":
+        raise ValueError(f"image file {str(file)!r} has floating-point pixels (mode 'F'); only integer pixels can be read")
+    if img.mode not in _GREY_16_BIT:
+        return img
+    values = np.asarray(img).astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise ValueError(f"image file {str(file)!r} has pixel values outside 0..65535; only 8- and 16-bit images can be read")
+    return Image.fromarray((values >> 8).astype(np.uint8))
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -229,8 +258,11 @@ def load_torchvision(name: str, root: str | os.PathLike, train: bool = True, dow
     """
     import torchvision.datasets as tvd
 
-    if name not in _TORCHVISION:
+    if not isinstance(name, str) or name not in _TORCHVISION:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(TORCHVISION_NAMES)}")
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path (str or os.PathLike), got {type(root).__name__} {root!r}")
+    train, download = _checks.boolean(train, "train"), _checks.boolean(download, "download")
     class_name, folder, files = _TORCHVISION[name]
     root = Path(root)
     top = _existing_ancestor(root)  # torchvision may create root and its parents
@@ -271,12 +303,12 @@ def patch_positions(height: int, width: int, size: int, count: int, seed: int) -
 
     Raises ``ValueError`` if the image is smaller than the patch.
     """
-    for arg, value in (("size", size), ("count", count)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int, got {value!r}")
+    height, width = _checks.positive_int(height, "height"), _checks.positive_int(width, "width")
+    size, count = _checks.positive_int(size, "size"), _checks.positive_int(count, "count")
+    seed = _checks.integer(seed, "seed")
     if size > height or size > width:
         raise ValueError(f"patch size {size} does not fit in an image of {height}x{width} pixels (HxW)")
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed)
     rows = torch.randint(0, height - size + 1, (count,), generator=generator)
     cols = torch.randint(0, width - size + 1, (count,), generator=generator)
     return torch.stack([rows, cols], dim=1)
@@ -288,12 +320,9 @@ def extract_patches(x: torch.Tensor, positions: torch.Tensor, size: int) -> torc
     ``(C, H, W)`` → ``(P, C, size, size)``; ``(N, C, H, W)`` → ``(N, P, C, size, size)``.
     """
     batch, single = as_image_batch(x)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    size = _checks.positive_int(size, "size")
     height, width = batch.shape[-2:]
-    positions = torch.as_tensor(positions, dtype=torch.int64)
-    if positions.dim() != 2 or positions.shape[1] != 2:
-        raise ValueError(f"positions must be shaped (P, 2), got {tuple(positions.shape)}")
+    positions = _integer_positions(positions)
     if (positions < 0).any() or (positions[:, 0] + size > height).any() or (positions[:, 1] + size > width).any():
         raise ValueError(f"some {size}x{size} patches at these positions fall outside the {height}x{width} image")
     offsets = torch.arange(size, device=batch.device)
@@ -304,13 +333,26 @@ def extract_patches(x: torch.Tensor, positions: torch.Tensor, size: int) -> torc
     return restore_rank(patches.contiguous(), single)
 
 
+def _integer_positions(positions: torch.Tensor | np.ndarray | Sequence) -> torch.Tensor:
+    """``positions`` as an int64 ``(P, 2)`` tensor; floats are refused rather than truncated."""
+    try:
+        tensor = torch.as_tensor(positions)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"positions must be integer (row, col) pairs shaped (P, 2), got {type(positions).__name__}") from err
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"positions must hold integers, got dtype {tensor.dtype}; round them first")
+    if tensor.dim() != 2 or tensor.shape[1] != 2:
+        raise ValueError(f"positions must be shaped (P, 2), got {tuple(tensor.shape)}")
+    return tensor.to(torch.int64)
+
+
 def colocated_patches(
     image: torch.Tensor, other: torch.Tensor, size: int, count: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The same ``count`` random patches cut from an image and from its cipher (same shape)."""
+    batch, _ = as_image_batch(image, "image")
     as_image_batch(other, "other")
     if image.shape != other.shape:
         raise ValueError(f"image and cipher must have the same shape, got {tuple(image.shape)} and {tuple(other.shape)}")
-    batch, _ = as_image_batch(image, "image")
     positions = patch_positions(int(batch.shape[-2]), int(batch.shape[-1]), size, count, seed)
     return extract_patches(image, positions, size), extract_patches(other, positions, size)

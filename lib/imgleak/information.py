@@ -35,6 +35,7 @@ from collections.abc import Callable
 
 import torch
 
+from . import _checks
 from .tensors import as_image_batch
 
 VALUE_WEIGHTS = ("product", "difference", "none")
@@ -44,23 +45,42 @@ RADIUS = 3.0
 
 
 def neighbour_weight(d: torch.Tensor | float, decay: float = DECAY) -> torch.Tensor:
-    """``w(d) = exp(-(d - 1) / decay)``: the information a pixel at distance ``d`` contributes."""
-    return torch.exp(-(torch.as_tensor(d, dtype=torch.float64) - 1) / decay)
+    """``w(d) = exp(-(d - 1) / decay)``: the information a pixel at distance ``d`` contributes.
+
+    >>> float(neighbour_weight(1.0)), round(float(neighbour_weight(2.0)), 4)  # 1 and exp(-1)
+    (1.0, 0.3679)
+    """
+    decay = _checks.number(decay, "decay", positive=True)
+    return torch.exp(-(_distances(d, "d") - 1) / decay)
+
+
+def _distances(d: torch.Tensor | float, name: str) -> torch.Tensor:
+    """``d`` (a number, or a tensor/array/list of numbers) as a float64 tensor."""
+    if isinstance(d, (bool, str, bytes)) or d is None:
+        raise TypeError(f"{name} must be a distance in pixels (a number or a tensor of numbers), got {d!r}")
+    try:
+        return torch.as_tensor(d, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a distance in pixels (a number or a tensor of numbers), got {d!r}") from err
 
 
 def m_neig(
     d: torch.Tensor | float, d_new: torch.Tensor | float, decay: float = DECAY, change_scale: float = CHANGE_SCALE
 ) -> torch.Tensor:
-    """``w(d) * exp(-|d_new - d| / change_scale)``: a pair's information after its distance changes."""
-    d = torch.as_tensor(d, dtype=torch.float64)
-    return neighbour_weight(d, decay) * torch.exp(-(torch.as_tensor(d_new, dtype=torch.float64) - d).abs() / change_scale)
+    """``w(d) * exp(-|d_new - d| / change_scale)``: a pair's information after its distance changes.
+
+    >>> float(m_neig(2.0, 2.0)) == float(neighbour_weight(2.0)), round(float(m_neig(1.0, 2.0)), 4)
+    (True, 0.3679)
+    """
+    d, change_scale = _distances(d, "d"), _checks.number(change_scale, "change_scale", positive=True)
+    return neighbour_weight(d, decay) * torch.exp(-(_distances(d_new, "d_new") - d).abs() / change_scale)
 
 
 def _check_params(decay: float, change_scale: float, radius: float, value_weight: str) -> None:
-    for name, value, low in (("decay", decay, 0.0), ("change_scale", change_scale, 0.0), ("radius", radius, 1.0)):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if not number or value <= 0 or value < low:
-            raise ValueError(f"{name} must be a finite number {'>= 1' if low else '> 0'}, got {value!r}")
+    _checks.number(decay, "decay", positive=True)
+    _checks.number(change_scale, "change_scale", positive=True)
+    if _checks.number(radius, "radius") < 1:
+        raise ValueError(f"radius must be a finite number >= 1, got {radius!r}")
     if value_weight not in VALUE_WEIGHTS:
         raise ValueError(f"value_weight must be one of {VALUE_WEIGHTS}, got {value_weight!r}")
 
@@ -103,7 +123,12 @@ def _values(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
 def information_content(
     x: torch.Tensor, *, decay: float = DECAY, radius: float = RADIUS, value_weight: str = "product"
 ) -> torch.Tensor:
-    """``M(I)`` of every image of a uint8 batch ``(N, C, H, W)``: shape ``(N,)`` (``()`` for one image)."""
+    """``M(I)`` of every image of a uint8 batch ``(N, C, H, W)``: shape ``(N,)`` (``()`` for one image).
+
+    >>> white = torch.full((1, 1, 2), 255, dtype=torch.uint8)  # two white pixels side by side
+    >>> information_content(torch.stack([white, 0 * white])).tolist()  # 1 + 1 + their pair; black: 0
+    [3.0, 0.0]
+    """
     _check_params(decay, CHANGE_SCALE, radius, value_weight)
     v, single = _values(x)
     h, u = _weights(v, value_weight)
@@ -155,6 +180,12 @@ def information_variation(
 
     ``index`` is ``(H*W,)`` (one map for the batch) or ``(N, H*W)`` (one per image); output
     position q takes source pixel ``index[q]``.
+
+    >>> white = torch.full((1, 1, 2), 255, dtype=torch.uint8)
+    >>> float(information_variation(white, torch.tensor([1, 0])))  # a swap keeps the distance
+    0.0
+    >>> float(information_variation(white, torch.tensor([0, 0])))  # pixel 1 and its pair are lost
+    2.0
     """
     _check_params(decay, change_scale, radius, value_weight)
     v, single = _values(x)
@@ -186,6 +217,11 @@ def information_loss_rate(
     radius: float = RADIUS,
     value_weight: str = "product",
 ) -> torch.Tensor:
-    """``ΔM / M(I)`` per image, in [0, 1] (NaN for an image with ``M(I) = 0``, e.g. all black)."""
+    """``ΔM / M(I)`` per image, in [0, 1] (NaN for an image with ``M(I) = 0``, e.g. all black).
+
+    >>> white = torch.full((1, 1, 2), 255, dtype=torch.uint8)
+    >>> round(float(information_loss_rate(white, torch.tensor([0, 0]))), 4)  # 2 of 3
+    0.6667
+    """
     params = dict(decay=decay, radius=radius, value_weight=value_weight)
     return information_variation(x, index, change_scale=change_scale, **params) / information_content(x, **params)

@@ -30,6 +30,14 @@ class Key:
     Build one with :meth:`from_seed` (reproducible) or :meth:`generate` (random). A key can
     :meth:`derive` independent sub-keys for different purposes, so one experiment seed feeds
     several ciphers without their keystreams overlapping.
+
+    >>> key = Key.from_seed(0)
+    >>> key  # only the fingerprint is shown
+    Key(c50e6537)
+    >>> Key.from_seed(0) == key, Key.from_hex(key.hex()) == key, key.derive("a") == key.derive("b")
+    (True, True, False)
+    >>> Key.generate() == Key.generate()
+    False
     """
 
     material: bytes
@@ -82,7 +90,15 @@ class Key:
 
 
 def check_nonce(nonce: int) -> int:
-    """``nonce`` checked as a 96-bit non-negative int."""
+    """``nonce`` checked as a 96-bit non-negative int.
+
+    >>> check_nonce(7)
+    7
+    >>> check_nonce(2**96)
+    Traceback (most recent call last):
+    ...
+    ValueError: nonce must be below 2**96, got 79228162514264337593543950336
+    """
     nonce = non_negative_int(nonce, "nonce")
     if nonce >= 2 ** (8 * NONCE_BYTES):
         raise ValueError(f"nonce must be below 2**{8 * NONCE_BYTES}, got {nonce}")
@@ -96,6 +112,10 @@ def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContex
     ``update(data)`` / ``update_into(data, out)`` XOR ``data`` with the next keystream bytes
     (``out`` may be ``data``; OpenSSL releases the GIL), so with zeros as data it yields the
     keystream, and long streams can be made in chunks, in any order, on several threads.
+
+    >>> key = Key.from_seed(0)
+    >>> chacha20_encryptor(key, block=1).update(bytes(64)) == keystream_bytes(key, 128)[64:].tobytes()
+    True
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
@@ -109,13 +129,21 @@ def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContex
 
 
 def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
-    """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce`` (``uint8`` numpy array)."""
+    """The first ``n`` bytes of the ChaCha20 keystream for ``key`` and ``nonce`` (``uint8`` numpy array).
+
+    >>> keystream_bytes(Key(bytes(32)), 8).tobytes().hex()  # RFC 8439, A.1 test vector 1
+    '76b8e0ada0f13d90'
+    """
     n = non_negative_int(n, "n")
     return np.frombuffer(chacha20_encryptor(key, 0, nonce).update(bytes(n)), dtype=np.uint8).copy()
 
 
 def keystream_bits(key: Key, n: int, nonce: int = 0) -> np.ndarray:
-    """The first ``n`` bits of the ChaCha20 keystream (most significant bit of each byte first)."""
+    """The first ``n`` bits of the ChaCha20 keystream (most significant bit of each byte first).
+
+    >>> keystream_bits(Key(bytes(32)), 8).tolist()  # 0x76, the first byte of RFC 8439's vector
+    [0, 1, 1, 1, 0, 1, 1, 0]
+    """
     n = non_negative_int(n, "n")
     return np.unpackbits(keystream_bytes(key, (n + 7) // 8, nonce))[:n]
 
@@ -125,6 +153,11 @@ def torch_generator(key: Key, device: str | torch.device = "cpu") -> torch.Gener
 
     The seed is the first 63 bits of the key's ``"torch-generator"`` sub-key, so the same key
     always yields the same stream of permutations on a given device type.
+
+    >>> key = Key.from_seed(0)
+    >>> first = torch.randperm(8, generator=torch_generator(key))
+    >>> torch.equal(first, torch.randperm(8, generator=torch_generator(key)))
+    True
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
@@ -144,12 +177,21 @@ class BitBalance:
     z_score: float  # (ones - n/2) / sqrt(n/4) over all bits; |z| < 3 for a good stream
 
     def tolerance(self, z: float = 2.576) -> float:
-        """Half-width of the two-sided band (99 % by default) around 0.5 for one bit position."""
+        """Half-width of the two-sided band (99 % by default) around 0.5 for one bit position.
+
+    >>> round(float(bit_balance(np.zeros(10_000, np.uint8)).tolerance()), 5)  # 2.576 · 0.5 / sqrt(10,000)
+    0.01288
+    """
         return z * 0.5 / np.sqrt(self.n_bytes)
 
 
 def bit_balance(stream: np.ndarray) -> BitBalance:
-    """Bit statistics of a ``uint8`` keystream (see :class:`BitBalance`)."""
+    """Bit statistics of a ``uint8`` keystream (see :class:`BitBalance`).
+
+    >>> balance = bit_balance(np.array([0b11110000, 0b11001100], dtype=np.uint8))
+    >>> balance.ones_fraction, float(balance.z_score), balance.ones_by_position.tolist()
+    (0.5, 0.0, [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.0, 0.0])
+    """
     stream = np.asarray(stream)
     if stream.dtype != np.uint8 or stream.ndim != 1 or stream.size == 0:
         raise ValueError(f"stream must be a non-empty 1-D uint8 array, got {stream.dtype} {stream.shape}")

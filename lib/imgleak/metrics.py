@@ -15,9 +15,12 @@ N − 1), so values differ from scikit-image's by about 0.002 on 96 × 96 photog
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
+from . import _checks
 from .tensors import as_image_batch
 
 DIRECTIONS = ("horizontal", "vertical", "diagonal")
@@ -45,21 +48,29 @@ def ssim(x: torch.Tensor, y: torch.Tensor, gaussian: bool = False, window: int |
 
     ``window`` is the side of the uniform window (default 7; odd, not larger than the images).
     The Gaussian window (``gaussian=True``) is always 11 × 11 with σ = 1.5.
+
+    >>> x = torch.arange(64, dtype=torch.uint8).reshape(1, 8, 8) * 4
+    >>> float(ssim(x, x))
+    1.0
+    >>> ssim(torch.stack([x, x]), torch.stack([x, x])).tolist()  # a batch gives one value per image
+    [1.0, 1.0]
     """
     first, second, single = _pair(x, y, ("x", "y"))
-    if not isinstance(gaussian, bool):
-        raise TypeError(f"gaussian must be True or False, got {gaussian!r}")
+    gaussian = _checks.boolean(gaussian, "gaussian")
     if gaussian and window not in (None, 11):
         raise ValueError(
             f"the Gaussian window is 11x11 (sigma 1.5); window applies to the uniform window, got {window!r}"
         )
     size = (11 if gaussian else 7) if window is None else window
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1 or size % 2 == 0:
         raise ValueError(f"window must be a positive odd int, got {window!r}")
+    size = int(size)
     if size > min(first.shape[-2:]):
         raise ValueError(
             f"window {size} is larger than the images ({first.shape[-2]}x{first.shape[-1]}); pass a smaller odd window"
         )
+    if first.shape[0] == 0:  # torchmetrics fails on an empty batch
+        return _out(torch.empty(0, device=first.device), single)
     values = structural_similarity_index_measure(
         first.float(), second.float(), gaussian_kernel=gaussian, sigma=1.5, kernel_size=size,
         reduction="none", data_range=255.0,
@@ -68,7 +79,14 @@ def ssim(x: torch.Tensor, y: torch.Tensor, gaussian: bool = False, window: int |
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB, ``10 log10(255² / MSE)`` per image (inf if identical)."""
+    """Peak signal-to-noise ratio in dB, ``10 log10(255² / MSE)`` per image (inf if identical).
+
+    >>> x = torch.zeros(3, 4, 4, dtype=torch.uint8)
+    >>> round(float(psnr(x, x + 1)), 4)  # MSE = 1: 20 log10(255)
+    48.1308
+    >>> float(psnr(x, x))
+    inf
+    """
     first, second, single = _pair(x, y, ("x", "y"))
     values = peak_signal_noise_ratio(
         first.float(), second.float(), data_range=255.0, reduction="none", dim=(1, 2, 3)
@@ -77,13 +95,27 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def npcr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Number of pixels change rate (%): the share of samples (pixels × channels) that differ."""
+    """Number of pixels change rate (%): the share of samples (pixels × channels) that differ.
+
+    >>> x = torch.arange(64, dtype=torch.uint8).reshape(1, 8, 8)
+    >>> float(npcr(x, 255 - x))  # an image and its negative differ everywhere
+    100.0
+    >>> y = x.clone()
+    >>> y[0, 0, :4] += 1
+    >>> float(npcr(x, y))  # 4 of 64 samples changed
+    6.25
+    """
     first, second, single = _pair(a, b, ("a", "b"))
     return _out((first != second).flatten(1).float().mean(1) * 100, single)
 
 
 def uaci(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Unified average changing intensity (%): mean ``|a − b| / 255`` over samples."""
+    """Unified average changing intensity (%): mean ``|a − b| / 255`` over samples.
+
+    >>> black = torch.zeros(3, 4, 4, dtype=torch.uint8)
+    >>> float(uaci(black, black + 255)), float(uaci(black, black + 51))
+    (100.0, 20.0)
+    """
     first, second, single = _pair(a, b, ("a", "b"))
     diff = (first.to(torch.int16) - second.to(torch.int16)).abs()
     return _out(diff.flatten(1).float().mean(1) / 255 * 100, single)
@@ -95,6 +127,11 @@ def adjacent_correlation(x: torch.Tensor, direction: str = "horizontal") -> torc
     ``direction``: ``"horizontal"`` (pixel and its right neighbour), ``"vertical"`` (below) or
     ``"diagonal"`` (below right). Natural images give values near 1, good ciphers near 0; a
     constant channel has no defined correlation (NaN).
+
+    >>> board = ((torch.arange(8)[:, None] + torch.arange(8)) % 2 * 255).to(torch.uint8)
+    >>> board = board.expand(3, 8, 8)  # a black-and-white checkerboard, RGB
+    >>> [float(adjacent_correlation(board, d)) for d in DIRECTIONS]
+    [-1.0, -1.0, 1.0]
     """
     batch, single = as_image_batch(x, "x")
     if direction not in DIRECTIONS:
@@ -113,7 +150,14 @@ def adjacent_correlation(x: torch.Tensor, direction: str = "horizontal") -> torc
 
 
 def shannon_entropy(x: torch.Tensor) -> torch.Tensor:
-    """Shannon entropy (bits) of each image's 256-bin histogram, all channels pooled (0 .. 8)."""
+    """Shannon entropy (bits) of each image's 256-bin histogram, all channels pooled (0 .. 8).
+
+    >>> every_value = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)
+    >>> float(shannon_entropy(every_value))
+    8.0
+    >>> float(shannon_entropy(every_value // 128 * 255))  # half black, half white
+    1.0
+    """
     batch, single = as_image_batch(x, "x")
     n = batch.shape[0]
     offsets = torch.arange(n, device=batch.device)[:, None] * 256
@@ -129,6 +173,9 @@ def expected_npcr_uaci() -> tuple[float, float]:
 
     NPCR = (1 − 2^-8) · 100 = 99.609 %; UACI = 100 · E|U − V| / 255 with U, V uniform on
     0..255: E|U − V| = (256² − 1) / (3 · 256), so UACI = 33.464 %.
+
+    >>> [round(value, 3) for value in expected_npcr_uaci()]
+    [99.609, 33.464]
     """
     return (1 - 1 / 256) * 100, (256**2 - 1) / (3 * 256) / 255 * 100
 

@@ -196,7 +196,7 @@ def m_neig_plot(decay: float = 1.0, change_scale: float = 1.0, radius: float = 3
 def swap_check_plot(check) -> plt.Figure:
     """(a) ΔM / M(I) of random two-pixel swaps (log scale; zeros counted in the title);
     (b) the library's ΔM against the pair-by-pair reference. ``check`` is an
-    :class:`imgleak.rvt_experiments.SwapCheck`."""
+    :class:`imgleak.experiments.rvt.SwapCheck`."""
     table = check.to_dataframe()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     positive = table[table["relative_delta"] > 0]
@@ -245,7 +245,7 @@ def vortex_key_plot(image: torch.Tensor, vortex_key, title: str | None = None, a
 def displacement_plot(maps: dict[str, torch.Tensor], shape: Sequence[int], arrow_step: int = 2) -> plt.Figure:
     """For each gather map: how far every output pixel reads from (colour), arrows to its source
     (every ``arrow_step``-th row and column; 0: none) and the source pixels nobody reads (red crosses)."""
-    from imgleak.rvt_experiments import displacement_field
+    from imgleak.ciphers.rvt import displacement_field
 
     height, width = (int(s) for s in shape[-2:])
     fields = {label: displacement_field(index, shape) for label, index in maps.items()}
@@ -274,8 +274,8 @@ def loss_rate_scatter(points, correlation=None, title: str = "") -> plt.Figure:
     """Accuracy loss rate against information loss rate, one marker per model and variant.
 
     ``points`` has ``info_loss_rate, accuracy_loss_rate, model, variant, scheme`` (see
-    :func:`imgleak.rvt_experiments.loss_rate_points`); ``correlation`` (optional) the table of
-    :func:`imgleak.rvt_experiments.loss_rate_correlation`, whose first row goes in the title.
+    :func:`imgleak.experiments.rvt.loss_rate_points`); ``correlation`` (optional) the table of
+    :func:`imgleak.experiments.rvt.loss_rate_correlation`, whose first row goes in the title.
     """
     fig, ax = plt.subplots(figsize=(8.8, 4.6))
     sns.scatterplot(data=points, x="info_loss_rate", y="accuracy_loss_rate", hue="scheme", style="model", s=70, ax=ax)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,3 +86,25 @@ def test_errors(device):
         feature_reconstruction(y, channel_order="greedy")
     with pytest.raises(TypeError, match="uint8"):
         feature_reconstruction(y.float())
+
+
+@pytest.mark.parametrize("bits", [8.0, 4.0, "8", None, np.bool_(True)])
+def test_bits_that_are_not_integers_are_refused(bits):
+    y = torch.arange(48, dtype=torch.uint8).reshape(3, 4, 4) * 5
+    with pytest.raises(ValueError, match="bits .L. must be 1, 2, 4 or 8"):
+        feature_reconstruction(y, bits=bits)
+
+
+@pytest.mark.parametrize("leading_bit", [0.0, 1.0, "1", None, True])
+def test_leading_bit_that_is_not_an_integer_is_refused(leading_bit):
+    y = torch.arange(48, dtype=torch.uint8).reshape(3, 4, 4) * 5
+    with pytest.raises(ValueError, match="leading_bit .b. must be 0 or 1"):
+        feature_reconstruction(y, leading_bit=leading_bit)
+
+
+def test_numpy_integers_are_accepted():
+    y = torch.arange(48, dtype=torch.uint8).reshape(3, 4, 4) * 5
+    expected = feature_reconstruction(y, bits=4, leading_bit=1)
+    assert torch.equal(feature_reconstruction(y, bits=np.int64(4), leading_bit=np.int8(1)), expected)
+    # bytes above 127 fold to 255 - p with the defaults
+    assert torch.equal(feature_reconstruction(y), torch.where(y > 127, 255 - y, y))

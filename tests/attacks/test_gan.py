@@ -103,3 +103,22 @@ def test_bad_inputs(kwargs, error, match):
             "plain_images": torch.zeros(4, 3, 16, 16, dtype=torch.uint8), "progress": False, **kwargs}
     with pytest.raises(error, match=match):
         train_gan_attack(**args)
+
+
+def test_settings_are_the_frozen_config(tiny):
+    import dataclasses
+
+    from imgleak.attacks.gan import GANAttackConfig
+
+    _, t1, t2 = tiny
+    result = train_gan_attack(t1, t2, "blockwise", epochs=1, batch_size=4, disc_width=8, device="cpu", progress=False,
+                              seed=2)
+    settings = result.settings
+    assert settings["discriminator"] == {"channels": 3, "image_size": 16, "width": 8, "max_downsamplings": 4}
+    assert settings["betas"] == [0.5, 0.999] and settings["optimizer"] == "Adam" and settings["seed"] == 2
+    assert (settings["n_cipher"], settings["n_plain"], settings["n_test"]) == (len(t1), len(t2), 0)
+    constants = {"optimizer", "loss", "init", "batch_norm"}
+    config = GANAttackConfig(**{k: v for k, v in settings.items() if k not in constants})
+    assert dataclasses.asdict(config) == settings
+    assert result.auxiliary["discriminator"].config == settings["discriminator"]
+    assert "auxiliary" not in result.to_dict() and result.to_dict()["extra"] == result.extra

@@ -253,3 +253,79 @@ def test_bad_inputs(kwargs, error, match):
             "plain_images": torch.zeros(4, 3, 8, 8, dtype=torch.uint8), "progress": False, **kwargs}
     with pytest.raises(error, match=match):
         train_inverse_network(**args)
+
+
+def _result_holding(network: nn.Module) -> AttackResult:
+    return AttackResult(attack="itn", architecture=type(network).__name__, train_loss=[], test_loss=[], test_ssim=[],
+                        seconds=0.0, images_per_second=0.0, n_train=0, parameters=0, settings={}, network=network)
+
+
+def test_network_without_parameters_runs_on_the_inputs_device(device):
+    cipher = _images(3, 8, 4, device)
+    result = _result_holding(nn.Identity())
+    assert torch.equal(reconstruct(result, cipher), cipher)
+    assert evaluate_attack(result, cipher, cipher) == {"ssim": 1.0, "psnr": 100.0}
+
+
+def test_network_that_changes_the_shape_is_refused():
+    with pytest.raises(ValueError, match=r"result.network turned cipher images \(2, 3, 8, 8\) into \(2, 1, 8, 8\)"):
+        reconstruct(_result_holding(nn.Conv2d(3, 1, 1)), _images(2, 8))
+
+
+def test_evaluate_attack_refuses_float_numpy_mismatched_and_empty_plain_images():
+    cipher = _images(2, 8)
+    result = _result_holding(nn.Identity())
+    with pytest.raises(TypeError, match="plain_images must have dtype torch.uint8"):
+        evaluate_attack(result, cipher, cipher.float() / 255)
+    with pytest.raises(TypeError, match="plain_images must be a torch.Tensor"):
+        evaluate_attack(result, cipher, cipher.numpy())
+    with pytest.raises(TypeError, match="cipher_images must be a torch.Tensor"):
+        evaluate_attack(result, cipher.numpy(), cipher)
+    with pytest.raises(ValueError, match=r"plain_images must have the shape of cipher_images \(2, 3, 8, 8\)"):
+        evaluate_attack(result, cipher, cipher[:1])
+    with pytest.raises(ValueError, match="cipher_images holds no images"):
+        evaluate_attack(result, cipher[:0], cipher[:0])
+
+
+def test_settings_are_the_frozen_config_and_to_dict_leaves_the_network_out():
+    import dataclasses
+
+    from imgleak.attacks.inverse_network import ITNConfig
+
+    plain = _images(6, 8, 6)
+    result = train_inverse_network(plain, plain, "conv1x1", epochs=2, batch_size=3, device="cpu", progress=False,
+                                   optimizer="sgd", milestones=(1,), seed=4)
+    assert result.settings == {
+        "architecture": "conv1x1", "options": {"hidden": (32, 64)}, "epochs": 2, "batch_size": 3, "optimizer": "SGD",
+        "lr": 0.1, "milestones": [1], "gamma": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
+        "loss": "MSE on [0, 1] images", "image_shape": [3, 8, 8], "n_test": 0, "seed": 4, "device": "cpu",
+        "num_threads": None,
+    }
+    config = ITNConfig(**{k: v for k, v in result.settings.items() if k != "loss"})
+    assert dataclasses.asdict(config) == result.settings
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0  # type: ignore[misc]
+    record = result.to_dict()
+    assert list(record) == ["attack", "architecture", "train_loss", "test_loss", "test_ssim", "seconds",
+                            "images_per_second", "n_train", "parameters", "settings", "extra"]
+    assert record["settings"] == result.settings and record["train_loss"] is not result.train_loss
+    adam = train_inverse_network(plain, plain, "conv1x1", epochs=1, batch_size=3, device="cpu", progress=False)
+    assert adam.settings["optimizer"] == "AdamW" and adam.settings["momentum"] is None
+    with pytest.raises(ValueError, match="momentum"):
+        train_inverse_network(plain, plain, "conv1x1", momentum=-1, progress=False)
+
+
+def test_check_architecture_resolves_records_and_fails_early():
+    from imgleak.attacks.inverse_network import check_architecture
+
+    state = torch.random.get_rng_state()
+    assert check_architecture("blockwise", None, (3, 8, 8)) == ("block", {"block": 4, "widths": (48, 48, 512)})
+    assert check_architecture("unet", {"base": 4}, (3, 8, 8)) == ("unet", {"base": 4, "depth": 3})
+    assert check_architecture(nn.Identity(), None, (3, 8, 8)) == ("Identity", {})
+    assert torch.equal(torch.random.get_rng_state(), state)  # the trial build draws on a forked RNG
+    with pytest.raises(ValueError, match="multiples of 8"):
+        check_architecture("unet", None, (3, 12, 12))
+    with pytest.raises(TypeError, match="options apply only to a named architecture"):
+        check_architecture(nn.Identity(), {"base": 4}, (3, 8, 8))
+    with pytest.raises(TypeError, match="options must be a dict"):
+        check_architecture("unet", [("base", 4)], (3, 8, 8))

@@ -35,3 +35,9 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, f"imgleak book failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
     assert "The book is at" in result.stdout
     return root
+
+
+@pytest.fixture(scope="module")
+def book_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh copy of the book's sources (no executed chapters), one per test module."""
+    return copy_book_sources(tmp_path_factory.mktemp("book"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,26 @@ from imgleak.ciphers.rvt import (
     Vortex,
     VortexKey,
     coordinate_map,
+    displacement_field,
     generate_vortex_key,
     map_statistics,
     reference_apply,
 )
 from imgleak.keys import Key
 
-REFERENCE = Path("/work/shared/reference/rvt_params.json")
+
+
+def _find_reference(start: Path) -> Path | None:
+    """``shared/reference/rvt_params.json`` in the nearest folder above ``start`` that has one: the
+    checkout's own ``shared/`` or the one beside the checkout (``<repo>/../shared``)."""
+    for folder in start.resolve().parents:
+        candidate = folder / "shared" / "reference" / "rvt_params.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+REFERENCE = _find_reference(Path(__file__))
 
 
 def _random_images(shape: tuple[int, ...], seed: int, device: torch.device) -> torch.Tensor:
@@ -154,7 +168,9 @@ def test_map_statistics_of_a_small_map():
     assert stats.mean_displacement == pytest.approx((1 + 1 + 1) / 4)
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="the converted RVT key file of the paper is not here")
+@pytest.mark.skipif(
+    REFERENCE is None, reason="shared/reference/rvt_params.json (the paper's RVT keys) is in no folder above this test"
+)
 @pytest.mark.parametrize(("name", "divisor", "size", "transposed", "active", "moved", "never_read"), [
     ("vor_params_mnist_result", 1000.0, (28, 28), False, 7, 338, 68),
     ("vor_params_fashion", 1000.0, (28, 28), False, 8, 468, 127),
@@ -163,7 +179,7 @@ def test_map_statistics_of_a_small_map():
 def test_the_papers_keys_move_and_drop_what_the_reference_reports(
     device, name, divisor, size, transposed, active, moved, never_read
 ):
-    records = json.loads(REFERENCE.read_text())["sets"][name]
+    records = json.loads(REFERENCE.read_text(encoding="utf-8"))["sets"][name]
     vortex_key = VortexKey.from_reference(records, divisor, n_vortices=10, transposed=transposed)
     assert vortex_key.active == active
     cipher = RandomVortex("faithful")
@@ -204,3 +220,129 @@ def test_errors(device):
         Vortex((5, 5), 3, (0.1,))
     with pytest.raises(ValueError, match="VortexKey JSON"):
         VortexKey.from_json('{"vortices": [{"center": [1, 2]}]}')
+
+
+@pytest.mark.parametrize("shared", ["repo/shared", "shared"])
+def test_reference_keys_are_found_in_or_beside_the_checkout(tmp_path, shared):
+    test_file = tmp_path / "repo" / "tests" / "ciphers" / "test_rvt.py"
+    test_file.parent.mkdir(parents=True)
+    test_file.write_text("")
+    assert _find_reference(test_file) is None
+    keys = tmp_path / shared / "reference" / "rvt_params.json"
+    keys.parent.mkdir(parents=True)
+    keys.write_text("{}")
+    assert _find_reference(test_file) == keys
+
+
+def _key_text(**changes) -> str:
+    record = {"center": [6, 7], "radius": 3, "swirl": [0.5, -0.25, 0.125, 1.0]}
+    return json.dumps({"transposed": False, "vortices": [{**record, **changes}]})
+
+
+def test_a_valid_key_text_gives_the_key():
+    assert VortexKey.from_json(_key_text()) == VortexKey((Vortex((6, 7), 3, (0.5, -0.25, 0.125, 1.0)),))
+    assert VortexKey.from_json(_key_text(radius=-1, center=[0, 4], swirl=[0.001])).active == 0  # the authors' no-ops
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"center": ["a", "b"]}, "vortex center must be a non-negative int, got 'a'"),
+    ({"center": ["3", "4"]}, "vortex center must be a non-negative int, got '3'"),
+    ({"center": [3.7, 4.2]}, "vortex center must be a non-negative int, got 3.7"),
+    ({"center": [-3, 4]}, "vortex center must be a non-negative int, got -3"),
+    ({"center": [3, 4, 5]}, "vortex center must be two non-negative ints"),
+    ({"center": 3}, "vortex center must be a list of numbers"),
+    ({"swirl": [float("nan")] * 4}, "vortex swirl must be a finite number, got nan"),
+    ({"swirl": [0.1, float("inf"), 0.1, 0.1]}, "vortex swirl must be a finite number, got inf"),
+    ({"swirl": ["1"] * 4}, "vortex swirl must be a finite number, got '1'"),
+    ({"swirl": [True] * 4}, "vortex swirl must be a finite number, got True"),
+    ({"swirl": "0123"}, "vortex swirl must be a list of numbers"),
+    ({"swirl": [0.1]}, "radius 3 needs at least 3 swirl values"),
+    ({"radius": 2.5}, "vortex radius must be an int, got 2.5"),
+    ({"radius": "2"}, "vortex radius must be an int, got '2'"),
+])
+def test_key_text_with_a_bad_field_is_refused_naming_it(changes, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VortexKey.from_json(_key_text(**changes))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"vortices": [{"center": [1, 2], "radius": 0}]}', "a vortex has no 'swirl' field"),
+    ('{"vortices": 5}', "'vortices' is a list"),
+    ('{"vortices": {"a": 1}}', "'vortices' is a list"),
+    ("[1, 2]", "'vortices' is a list"),
+    ("{", "not a VortexKey JSON text"),
+    ('{"vortices": [], "transposed": "no"}', "transposed must be True or False"),
+])
+def test_key_text_of_the_wrong_form_is_refused(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VortexKey.from_json(text)
+
+
+def test_key_from_something_that_is_not_text_raises_type_error():
+    with pytest.raises(TypeError, match="text must be the JSON text of a VortexKey"):
+        VortexKey.from_json(None)
+
+
+def test_vortex_key_refuses_stray_entries_and_truthy_flags():
+    with pytest.raises(TypeError, match="vortices must be Vortex objects, got int"):
+        VortexKey([1, 2])
+    with pytest.raises(TypeError, match="transposed must be True or False"):
+        VortexKey((), "no")
+    assert VortexKey([Vortex((5, 5), 1, (0.1,))], np.bool_(True)).transposed is True
+
+
+def test_reference_records_are_checked_like_key_text():
+    record = {"center": [5, 5], "r": 3, "degree": [100.0, 200.0, 300.0, 400.0]}
+    key = VortexKey.from_reference([record], 1000.0)
+    assert key.vortices[0].swirl == (0.1, 0.2, 0.3, 0.4)
+    with pytest.raises(ValueError, match="degree must be a finite number, got nan"):
+        VortexKey.from_reference([{**record, "degree": [float("nan")] * 4}], 1000.0)
+    with pytest.raises(TypeError, match="vortex radius must be an int, got 2.5"):
+        VortexKey.from_reference([{**record, "r": 2.5}], 1000.0)
+    with pytest.raises(ValueError, match="one has no 'degree'"):
+        VortexKey.from_reference([{"center": [5, 5], "r": 3}], 1000.0)
+    with pytest.raises(ValueError, match="divisor must be a positive finite number"):
+        VortexKey.from_reference([record], 0)
+
+
+@pytest.mark.parametrize(("index", "error", "message"), [
+    (torch.tensor([0, 1, 2, 7]), ValueError, "positions 0..3 of a 2x2 image, got values from 0 to 7"),
+    (torch.tensor([0, 1, 2, -1]), ValueError, "positions 0..3 of a 2x2 image, got values from -1 to 2"),
+    (torch.tensor([0, 1, 2]), ValueError, "index has 3 entries, expected 4 for a 2x2 image"),
+    (torch.tensor([0.0, 1.0, 2.0, 3.0]), TypeError, "index must hold integer pixel positions, got dtype torch.float32"),
+    ([0, 1.5, 2, 3], TypeError, "index must hold integer pixel positions"),
+    (torch.tensor([True, False, True, False]), TypeError, "index must hold integer pixel positions"),
+    (None, TypeError, "index must be a tensor of integer pixel positions, got NoneType"),
+])
+def test_map_statistics_refuses_maps_that_are_not_pixel_positions(index, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        map_statistics(index, (2, 2))
+
+
+@pytest.mark.parametrize(("shape", "error", "message"), [
+    ((4,), ValueError, "shape must end in (H, W)"),
+    ((2.5, 2), ValueError, "shape height must be a positive int, got 2.5"),
+    ((2, 0), ValueError, "shape width must be a positive int, got 0"),
+    ("22", TypeError, "shape must be a list of numbers"),
+])
+def test_map_statistics_refuses_bad_shapes(shape, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        map_statistics(torch.tensor([1, 0, 3, 2]), shape)
+
+
+def test_map_statistics_accepts_numpy_and_lists_alike():
+    expected = map_statistics(torch.tensor([1, 0, 3, 2]), (1, 2, 2))
+    assert map_statistics(np.array([1, 0, 3, 2], dtype=np.int32), torch.Size([2, 2])) == expected
+    assert map_statistics([[1, 0], [3, 2]], (np.int64(2), np.int64(2))) == expected
+    assert (expected.moved, expected.never_read, expected.duplicated, expected.mean_displacement) == (4, 0, 0, 1.0)
+
+
+def test_displacement_field():
+    d_row, d_col = displacement_field(torch.arange(12), (3, 4))
+    assert not d_row.any() and not d_col.any()
+    index = torch.arange(12)
+    index[0], index[5] = 5, 0  # (0,0) reads (1,1) and back
+    d_row, d_col = displacement_field(index, (3, 4))
+    assert (d_row[0, 0], d_col[0, 0], d_row[1, 1], d_col[1, 1]) == (1, 1, -1, -1)
+    with pytest.raises(ValueError, match="entries"):
+        displacement_field(torch.arange(5), (3, 4))

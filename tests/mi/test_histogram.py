@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +138,29 @@ def test_errors(device):
         per_image_mutual_information(x.reshape(2, 5), x.reshape(5, 2))
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
         per_image_mutual_information([[1]], torch.zeros(1, 1, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("flag", ["no", "False", 1, 0, None])
+def test_miller_madow_must_be_a_bool_not_anything_truthy(flag):
+    x, y = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(TypeError, match="miller_madow must be True or False"):
+        entropy(x, miller_madow=flag)
+    with pytest.raises(TypeError, match="miller_madow must be True or False"):
+        mutual_information(x, y, miller_madow=flag)
+    with pytest.raises(TypeError, match="miller_madow must be True or False"):
+        per_image_mutual_information(torch.stack([x, x]), torch.stack([x, y]), miller_madow=flag)
+
+
+def test_numpy_bins_and_list_pairs_are_accepted():
+    x, y = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 0, 1])
+    assert entropy(x, bins=np.int64(4)) == 2.0
+    assert mutual_information(x, y, bins=[np.int32(4), 2]) == mutual_information(x, y, bins=(4, 2)) == 1.0
+    assert entropy(x, miller_madow=np.bool_(False)) == 2.0
+    with pytest.raises(ValueError, match="bins for x must be a positive int, got 4.0"):
+        entropy(x, bins=4.0)
+
+
+def test_per_image_of_an_empty_batch_is_refused_by_name():
+    empty = torch.zeros(0, 4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="x_batch and y_batch hold no images"):
+        per_image_mutual_information(empty, empty)

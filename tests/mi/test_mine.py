@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from imgleak.mi.mine import (
+    MineConfig,
     MineDivergenceError,
     MineResult,
     StatisticsNetwork,
@@ -270,3 +272,84 @@ def test_marginal_shuffles_never_keep_a_pair(device):
     assert index.shape == (50, 7)
     assert torch.equal(index.sort(dim=1).values, torch.arange(7, device=device).expand(50, 7))
     assert not (index == torch.arange(7, device=device)).any()
+
+
+# ------------------------------------------------------------------------------------ the config
+
+DATA = dict(dim_x=2, dim_y=3, n=100)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (dict(objective="nwj"), ValueError, "objective must be one of 'mine', 'mine_f', 'dv'; got 'nwj'"),
+        (dict(objective=["mine"]), ValueError, "objective must be one of"),
+        (dict(epochs=0), ValueError, "epochs must be a positive int, got 0"),
+        (dict(epochs=True), ValueError, "epochs must be a positive int, got True"),
+        (dict(batch_size=2.0), ValueError, "batch_size must be a positive int, got 2.0"),
+        (dict(lr=-1e-3), ValueError, "lr must be a positive finite number, got -0.001"),
+        (dict(lr=float("nan")), ValueError, "lr must be a positive finite number, got nan"),
+        (dict(lr="1e-3"), ValueError, "lr must be a positive finite number, got '1e-3'"),
+        (dict(lr_schedule="step"), ValueError, "lr_schedule must be one of 'cosine', 'constant'; got 'step'"),
+        (dict(hidden=np.int64(0)), ValueError, "hidden must be a positive int"),
+        (dict(layers=-2), ValueError, "layers must be a positive int, got -2"),
+        (dict(activation="tanh"), ValueError, "activation must be one of 'elu', 'relu'; got 'tanh'"),
+        (dict(activation=["elu"]), ValueError, "activation must be one of"),
+        (dict(ema_decay=-0.1), ValueError, r"ema_decay must be a number in [0, 1), got -0.1"),
+        (dict(ema_decay=1), ValueError, r"ema_decay must be a number in [0, 1), got 1"),
+        (dict(ema_decay=True), ValueError, r"ema_decay must be a number in [0, 1), got True"),
+        (dict(test_fraction=0.0), ValueError, "test_fraction must be a number in (0, 1), got 0.0"),
+        (dict(test_fraction=float("nan")), ValueError, "test_fraction must be a number in (0, 1), got nan"),
+        (dict(test_shuffles=0), ValueError, "test_shuffles must be a positive int, got 0"),
+        (dict(standardize="no"), TypeError, "standardize must be True or False, got 'no'"),
+        (dict(standardize=1), TypeError, "standardize must be True or False, got 1"),
+        (dict(seed=1.5), TypeError, "seed must be an int, got float 1.5"),
+        (dict(seed=-1), ValueError, r"seed must be in [0, 2**63), got -1"),
+        (dict(seed=2**63), ValueError, r"seed must be in [0, 2**63), got 9223372036854775808"),
+        (dict(device="tpu"), ValueError, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+        (dict(dim_x=0), ValueError, "dim_x must be a positive int, got 0"),
+        (dict(dim_y=1.0), ValueError, "dim_y must be a positive int, got 1.0"),
+        (dict(n=-1), ValueError, "n must be a non-negative int, got -1"),
+        (dict(n=5), ValueError, "too few samples: N=5 with test_fraction=0.2 gives 4 training and 1 held-out"),
+    ],
+)
+def test_config_rejects_each_bad_setting_by_name(kwargs, error, message):
+    with pytest.raises(error) as info:
+        MineConfig(**{**DATA, **kwargs})
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_config_normalises_derives_and_freezes():
+    config = MineConfig(epochs=np.int64(3), batch_size=np.int32(500), lr=np.float32(0.5), ema_decay=0,
+                        test_fraction=np.float64(0.25), standardize=np.bool_(False), seed=np.int64(7), **DATA)
+    settings = dataclasses.asdict(config)
+    assert settings == {
+        "objective": "mine", "epochs": 3, "batch_size": 500, "effective_batch_size": 75, "batches_per_epoch": 1,
+        "lr": 0.5, "lr_schedule": "cosine", "hidden": 256, "layers": 2, "activation": "elu", "ema_decay": 0.0,
+        "test_fraction": 0.25, "test_shuffles": 10, "standardize": False, "seed": 7, "device": "cpu",
+        "dim_x": 2, "dim_y": 3, "n": 100, "optimizer": "Adam",
+    }
+    assert [type(v) for v in settings.values()] == [str, int, int, int, int, float, str, int, int, str, float,
+                                                   float, int, bool, int, str, int, int, int, str]
+    assert (config.n_train, config.n_test) == (75, 25)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 5
+    with pytest.raises(TypeError):  # derived fields are not arguments
+        MineConfig(effective_batch_size=10, **DATA)
+    drawn = MineConfig(seed=None, **DATA).seed
+    assert isinstance(drawn, int) and 0 <= drawn < 2**63
+
+
+def test_settings_record_is_the_config(device):
+    x, y, _ = correlated_gaussians(300, 2, 0.5, seed=0, device=device)
+    result = estimate_mi(x, y, seed=4, lr=np.float32(2e-3), device=device, **QUICK)
+    options = {k: v for k, v in QUICK.items() if k != "progress"}
+    config = MineConfig(seed=4, lr=np.float32(2e-3), device=device, dim_x=2, dim_y=2, n=300, **options)
+    assert result.settings == dataclasses.asdict(config)
+    assert result.to_dict()["settings"] == result.settings
+    assert (result.n_train, result.n_test) == (config.n_train, config.n_test) == (240, 60)
+
+
+def test_progress_must_be_a_bool():
+    with pytest.raises(TypeError, match="progress must be True or False, got 'no'"):
+        estimate_mi(torch.zeros(100, 2), torch.zeros(100, 2), epochs=1, progress="no")

@@ -17,6 +17,8 @@ The attack needs no key and no training; it runs on the whole batch at once, on 
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from ..tensors import as_image_batch, restore_rank
@@ -36,10 +38,11 @@ def feature_reconstruction(
     random one; ``"keep"`` (default) is Algorithm 1 as published.
     """
     batch, single = as_image_batch(y, "y")
-    if isinstance(bits, bool) or bits not in (1, 2, 4, 8):
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or bits not in (1, 2, 4, 8):
         raise ValueError(f"bits (L) must be 1, 2, 4 or 8 (a divisor of 8), got {bits!r}")
-    if isinstance(leading_bit, bool) or leading_bit not in (0, 1):
+    if isinstance(leading_bit, bool) or not isinstance(leading_bit, numbers.Integral) or leading_bit not in (0, 1):
         raise ValueError(f"leading_bit (b) must be 0 or 1, got {leading_bit!r}")
+    bits, leading_bit = int(bits), int(leading_bit)
     if channel_order not in CHANNEL_ORDERS:
         raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
 

@@ -16,7 +16,7 @@ Kiya-lab code, see ``reference/learnable-encryption-attacks.md`` §2.3):
   ``PixelShuffle(4)``: one function per 4 × 4 block;
 * TN-model / TN-GAN → ``"unet"``.
 
-``D`` is :class:`imgleak.ciphers.transform_nets.Discriminator` (DCGAN-style strided 4 × 4
+``D`` is :class:`imgleak.nets.discriminator.Discriminator` (DCGAN-style strided 4 × 4
 convs, LeakyReLU 0.2, BN; its patch logits are averaged into one score per image). Both
 networks get the DCGAN initialisation N(0, 0.02). Training (seed paper): **Adam lr 2e-4,
 β1 = 0.5, batch 64, 100 epochs** (:data:`PAPER_GAN`); the function defaults are 5 epochs,
@@ -26,30 +26,25 @@ An epoch is one pass over the cipher images T1; plain batches from T2 are drawn 
 (reshuffled at every pass over T2).
 
 **Steps, not epochs, decide the outcome.** The DCGAN initialisation makes ``G`` start as an
-almost flat mid-grey map (output std about 7/255) and at lr 2e-4 it needs roughly 70–100 Adam
-steps before its test SSIM leaves that of a mid-grey image; the paper ran about 3,900 (100
-epochs of 2,500 / 64). Measured on 256 + 256 photo crops of 32 × 32, 128 test crops, batch 8
-(32 steps an epoch), paper lr/β1, seed 0, grey SSIM 0.168: 20 epochs reach a final (best) test
-SSIM of 0.29 (0.33) for pixel-wise encryption with one key, 0.26 (0.30) with a key per image and
-0.27 (0.40) for Tanaka's scheme; batch 32 and 100 epochs (800 steps) give about 0.28 for the first. A
-run of 2–3 epochs of 8 steps learns nothing yet. The pixel-wise result also depends on the seed:
-a shared 1 × 1 generator sees each pixel only up to the key's negative–positive flip, so it may
-settle on an inverted brightness (test SSIM about −0.1) or drift between modes; over seeds 0–5
-the above 20-epoch run ended at 0.29, 0.14, 0.22, 0.29, 0.17, 0.23.
+almost flat mid-grey map, and at the paper's learning rate it needs many Adam steps before its
+test SSIM leaves that of a mid-grey image (the paper ran about 3,900: 100 epochs of 2,500 / 64),
+so a run of a few short epochs learns nothing yet. The pixel-wise result also depends on the
+seed: a shared 1 × 1 generator sees each pixel only up to the key's negative–positive flip, so
+it may settle on an inverted brightness or drift between modes. The runs that showed this are
+recorded in ``bench/README.md`` (GAN-Attack).
 
 **BatchNorm statistics.** After every epoch the generator's BatchNorm running statistics are
 recomputed over T1 for its current weights (one forward pass, no gradients), and evaluation
 and :func:`~imgleak.attacks.inverse_network.reconstruct` use those. With the usual running
-averages (momentum 0.1, running variance starting at 1) the eval-mode generator lagged tens of
-steps behind the trained one, because the DCGAN-initialised pre-BN variances are only about
-4e-4 and 4e-3: for its first ~60 steps it returned a flat grey image whatever it had learnt
-(output std 0.5/255 where the batch-statistics output had 7/255), and at lr 1e-3 its test SSIM
-was 0.15, 0.10, 0.06 at steps 40–60 where the same weights gave 0.23, 0.24, 0.16.
+averages (momentum 0.1, running variance starting at 1) the eval-mode generator lags tens of
+steps behind the trained one, because the DCGAN-initialised pre-BN variances are far below 1:
+early on it returns a flat grey image whatever it has learnt (``bench/README.md``, GAN-Attack).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -57,29 +52,20 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..ciphers.transform_nets import (
-    Discriminator,
-    _adam_schedule,
-    _batches,
-    _finite,
-    _image_set,
-    _positive_int,
-    _seed,
-    _threads,
-    _training,
-    _unit,
-    dcgan_init,
-)
-from ..tensors import resolve_device
+from .._checks import boolean, positive_int
+from .._checks import seed as draw_seed
+from ..nets.discriminator import Discriminator, dcgan_init
+from ..tensors import to_unit
+from ..training.common import EpochClock, adam_schedule, check_run_settings, finite, image_set, shuffled_batches
+from ..training.seeding import seeded_training
 from .inverse_network import (
-    DEFAULT_ARCHITECTURES,
     AttackResult,
-    _evaluate_pairs,
-    _test_pairs,
-    build_network,
+    append_test_scores,
+    attack_network,
+    check_architecture,
     evaluate_attack,
+    held_out_pairs,
     reconstruct,
-    resolve_architecture,
 )
 
 GAN_ARCHITECTURES = {"pixelwise": "conv1x1", "blockwise": "block", "etc": "block", "tn_model": "unet", "tn_gan": "unet"}
@@ -103,9 +89,123 @@ def _recalibrate_batch_norm(network: nn.Module, images: torch.Tensor, batch_size
     network.train()
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            network(_unit(images[start:start + batch_size]))
+            network(to_unit(images[start:start + batch_size]))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
+
+
+@dataclass(frozen=True)
+class GANAttackConfig:
+    """The settings of one GAN-Attack run, checked; ``asdict()`` is the result's ``settings``."""
+
+    architecture: str
+    options: dict[str, Any]
+    epochs: int
+    batch_size: int
+    optimizer: str = field(default="Adam", init=False)
+    lr: float
+    betas: list[float]
+    loss: str = field(default="GAN (BCE on the mean patch logit; non-saturating generator loss)", init=False)
+    discriminator: dict[str, int]
+    init: str = field(default="DCGAN N(0, 0.02)", init=False)
+    batch_norm: str = field(default="generator statistics recomputed over T1 after every epoch", init=False)
+    n_cipher: int
+    n_plain: int
+    image_shape: list[int]
+    n_test: int
+    seed: int
+    device: str
+    num_threads: int | None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.betas, list) or len(self.betas) != 2 or self.betas[1] != 0.999:
+            raise ValueError(f"betas must be [beta1, 0.999], got {self.betas!r}")
+        adam_schedule(self.epochs, self.batch_size, self.lr, self.betas[0])
+        check_run_settings(self)
+
+
+def _gan_images(cipher_images: Any, plain_images: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    c = image_set(cipher_images, "cipher_images")
+    p = image_set(plain_images, "plain_images")
+    if c.shape[1:] != p.shape[1:]:
+        raise ValueError(f"cipher_images and plain_images must share (C, H, W), got {tuple(c.shape[1:])} and "
+                         f"{tuple(p.shape[1:])}")
+    if min(c.shape[-2:]) < 16:
+        raise ValueError(f"images must be at least 16x16 pixels for the discriminator, got {c.shape[-2]}x{c.shape[-1]}")
+    return c, p
+
+
+class _PlainBatches:
+    """Batches of T2 drawn alongside those of T1: a seeded order, reshuffled at every pass over T2."""
+
+    def __init__(self, n: int, generator: torch.Generator) -> None:
+        self.n, self.generator = n, generator
+        self.order, self.pos = torch.randperm(n, generator=generator), 0
+
+    def take(self, k: int) -> torch.Tensor:
+        if self.pos + min(k, self.n) > self.n:  # next pass over T2
+            self.order, self.pos = torch.randperm(self.n, generator=self.generator), 0
+        rows = self.order[self.pos:self.pos + min(k, self.n)]
+        self.pos += rows.numel()
+        return rows
+
+
+@dataclass
+class _Adversaries:
+    """The generator, the discriminator and their optimisers."""
+
+    generator: nn.Module
+    discriminator: Discriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+    @classmethod
+    def build(cls, architecture: str | nn.Module, config: GANAttackConfig, device: torch.device) -> "_Adversaries":
+        generator = attack_network(architecture, config)
+        if not isinstance(architecture, nn.Module):
+            dcgan_init(generator)
+        generator = generator.to(device)
+        discriminator = Discriminator(**config.discriminator)
+        dcgan_init(discriminator)
+        discriminator = discriminator.to(device)
+        betas = (config.betas[0], config.betas[1])
+        return cls(generator, discriminator, torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas),
+                   torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=betas))
+
+    def step(self, cipher: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """One discriminator and one generator update; the detached (g loss, d loss, D(real), D(fake))."""
+        fake = self.generator(cipher)
+        # discriminator: real plain images → 1, reconstructions → 0
+        s_real, s_fake = self.discriminator.score(real), self.discriminator.score(fake.detach())
+        loss_d = (F.binary_cross_entropy_with_logits(s_real, torch.ones_like(s_real))
+                  + F.binary_cross_entropy_with_logits(s_fake, torch.zeros_like(s_fake)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # generator: make D call the reconstructions real (non-saturating loss)
+        s_gen = self.discriminator.score(fake)
+        loss_g = F.binary_cross_entropy_with_logits(s_gen, torch.ones_like(s_gen))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return torch.stack([loss_g.detach(), loss_d.detach(), torch.sigmoid(s_real.detach()).mean(),
+                            torch.sigmoid(s_fake.detach()).mean()])
+
+
+def _gan_epoch(nets: _Adversaries, cd: torch.Tensor, pd: torch.Tensor, plain: _PlainBatches, batch_size: int,
+               rng: torch.Generator) -> tuple[list[float], int]:
+    """One pass over T1, then the generator's BatchNorm statistics recomputed; the epoch's means and image count."""
+    nets.generator.train()
+    nets.discriminator.train()
+    sums = torch.zeros(4, dtype=torch.float64, device=cd.device)
+    count = 0
+    for rows in shuffled_batches(cd.shape[0], batch_size, rng):
+        k = rows.numel()
+        plain_rows = plain.take(k)
+        sums += nets.step(to_unit(cd[rows.to(cd.device)]), to_unit(pd[plain_rows.to(cd.device)])).double() * k
+        count += k
+    _recalibrate_batch_norm(nets.generator, cd, batch_size)
+    return [float(v) / count for v in sums.cpu()], count
 
 
 def train_gan_attack(
@@ -160,125 +260,55 @@ def train_gan_attack(
         recomputed over ``cipher_images`` after the last epoch), ``train_loss`` its loss per epoch;
         ``extra`` holds ``d_loss`` and the discriminator's mean probabilities ``d_real`` (on T2)
         and ``d_fake`` (on generated images); ``auxiliary["discriminator"]`` the discriminator.
+        Its ``settings`` are ``asdict`` of the run's :class:`GANAttackConfig`.
     """
-    c = _image_set(cipher_images, "cipher_images")
-    p = _image_set(plain_images, "plain_images")
-    if c.shape[1:] != p.shape[1:]:
-        raise ValueError(f"cipher_images and plain_images must share (C, H, W), got {tuple(c.shape[1:])} and "
-                         f"{tuple(p.shape[1:])}")
-    if min(c.shape[-2:]) < 16:
-        raise ValueError(f"images must be at least 16x16 pixels for the discriminator, got {c.shape[-2]}x{c.shape[-1]}")
-    test = _test_pairs(test_cipher_images, test_plain_images, c.shape)
-    if isinstance(architecture, nn.Module):
-        arch_name = type(architecture).__name__
-        if options:
-            raise TypeError("options apply only to a named architecture, not to a ready nn.Module")
-    elif isinstance(architecture, str):
-        arch_name = resolve_architecture(architecture, GAN_ARCHITECTURES)
-    else:
-        raise TypeError(f"architecture must be a name or an nn.Module, got {type(architecture).__name__}")
-    if options is not None and not isinstance(options, dict):
-        raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-    epochs, batch_size, lr, beta1 = _adam_schedule(epochs, batch_size, lr, beta1)
-    disc_width = _positive_int(disc_width, "disc_width")
-    seed = _seed(seed)
-    device = resolve_device(device)
-    num_threads = _threads(num_threads)
+    c, p = _gan_images(cipher_images, plain_images)
+    test = held_out_pairs(test_cipher_images, test_plain_images, c.shape)
+    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]), GAN_ARCHITECTURES)
     channels, height, width = (int(s) for s in c.shape[1:])
-    if isinstance(architecture, str):  # fail on bad options/sizes before any work
-        with torch.random.fork_rng(devices=[]):
-            build_network(arch_name, channels, height, width, **(options or {}))
+    config = GANAttackConfig(
+        architecture=name, options=recorded, epochs=epochs, batch_size=batch_size, lr=lr, betas=[beta1, 0.999],
+        discriminator={"channels": channels, "image_size": min(height, width),
+                       "width": positive_int(disc_width, "disc_width"), "max_downsamplings": 4},
+        n_cipher=int(c.shape[0]), n_plain=int(p.shape[0]), image_shape=[channels, height, width],
+        n_test=0 if test is None else int(test[0].shape[0]), seed=draw_seed(seed), device=device,
+        num_threads=num_threads)
+    return _run_gan_attack(architecture, c, p, test, config, boolean(progress, "progress"))
 
+
+def _run_gan_attack(architecture: str | nn.Module, c: torch.Tensor, p: torch.Tensor,
+                    test: tuple[torch.Tensor, torch.Tensor] | None, config: GANAttackConfig,
+                    progress: bool) -> AttackResult:
     start = time.perf_counter()
-    with _training(seed, device, num_threads):
-        if isinstance(architecture, nn.Module):
-            generator_net = architecture.to(device)
-        else:
-            generator_net = build_network(arch_name, channels, height, width, **(options or {}))
-            dcgan_init(generator_net)
-            generator_net = generator_net.to(device)
-        discriminator = Discriminator(channels, min(height, width), disc_width)
-        dcgan_init(discriminator)
-        discriminator = discriminator.to(device)
-        opt_g = torch.optim.Adam(generator_net.parameters(), lr=lr, betas=(beta1, 0.999))
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(beta1, 0.999))
-        rng = torch.Generator().manual_seed(seed + 1)
+    device = torch.device(config.device)
+    with seeded_training(config.seed, device, config.num_threads):
+        nets = _Adversaries.build(architecture, config, device)
+        rng = torch.Generator().manual_seed(config.seed + 1)
         cd, pd = c.to(device), p.to(device)
         test_d = None if test is None else (test[0].to(device), test[1].to(device))
-        n_plain = pd.shape[0]
-        plain_order, plain_pos = torch.randperm(n_plain, generator=rng), 0
-        g_curve: list[float] = []
+        plain = _PlainBatches(pd.shape[0], rng)
+        curves: dict[str, list[float]] = {"train_loss": [], "test_loss": [], "test_ssim": []}
         extra: dict[str, list[float]] = {"d_loss": [], "d_real": [], "d_fake": []}
-        test_loss: list[float] = []
-        test_ssim: list[float] = []
-        seen, train_seconds = 0, 0.0
-        bar = tqdm(range(epochs), desc=f"GAN-Attack ({arch_name})", disable=not progress)
+        clock = EpochClock()
+        bar = tqdm(range(config.epochs), desc=f"GAN-Attack ({config.architecture})", disable=not progress)
         for _ in bar:
-            generator_net.train()
-            discriminator.train()
-            sums = torch.zeros(4, dtype=torch.float64, device=device)
-            count = 0
-            t0 = time.perf_counter()
-            for rows in _batches(cd.shape[0], batch_size, rng):
-                k = rows.numel()
-                if plain_pos + min(k, n_plain) > n_plain:  # next pass over T2
-                    plain_order, plain_pos = torch.randperm(n_plain, generator=rng), 0
-                plain_rows = plain_order[plain_pos:plain_pos + min(k, n_plain)]
-                plain_pos += plain_rows.numel()
-                fake = generator_net(_unit(cd[rows.to(device)]))
-                real = _unit(pd[plain_rows.to(device)])
-                # discriminator: real plain images → 1, reconstructions → 0
-                s_real, s_fake = discriminator.score(real), discriminator.score(fake.detach())
-                loss_d = (F.binary_cross_entropy_with_logits(s_real, torch.ones_like(s_real))
-                          + F.binary_cross_entropy_with_logits(s_fake, torch.zeros_like(s_fake)))
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                # generator: make D call the reconstructions real (non-saturating loss)
-                s_gen = discriminator.score(fake)
-                loss_g = F.binary_cross_entropy_with_logits(s_gen, torch.ones_like(s_gen))
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                sums += torch.stack([loss_g.detach(), loss_d.detach(), torch.sigmoid(s_real.detach()).mean(),
-                                     torch.sigmoid(s_fake.detach()).mean()]).double() * k
-                count += k
-            _recalibrate_batch_norm(generator_net, cd, batch_size)
-            train_seconds += time.perf_counter() - t0
-            seen += count
-            g_mean, d_mean, real_mean, fake_mean = (float(v) / count for v in sums.cpu())
-            g_curve.append(_finite(g_mean, "the generator loss"))
-            extra["d_loss"].append(_finite(d_mean, "the discriminator loss"))
+            started = time.perf_counter()
+            (g_mean, d_mean, real_mean, fake_mean), count = _gan_epoch(nets, cd, pd, plain, config.batch_size, rng)
+            clock.add(started, count)
+            curves["train_loss"].append(finite(g_mean, "the generator loss"))
+            extra["d_loss"].append(finite(d_mean, "the discriminator loss"))
             extra["d_real"].append(real_mean)
             extra["d_fake"].append(fake_mean)
-            postfix = {"g": f"{g_mean:.3f}", "d": f"{d_mean:.3f}"}
-            if test_d is not None:
-                mse, score = _evaluate_pairs(generator_net, *test_d)
-                test_loss.append(mse)
-                test_ssim.append(score)
-                postfix["test_ssim"] = f"{score:.3f}"
-            bar.set_postfix(postfix)
+            bar.set_postfix(append_test_scores(nets.generator, test_d, curves, g=f"{g_mean:.3f}", d=f"{d_mean:.3f}"))
         bar.close()
-        generator_net.eval()
-        discriminator.eval()
-
-    settings = {
-        "architecture": arch_name,
-        "options": {} if isinstance(architecture, nn.Module) else {**DEFAULT_ARCHITECTURES[arch_name], **(options or {})},
-        "epochs": epochs, "batch_size": batch_size, "optimizer": "Adam", "lr": lr, "betas": [beta1, 0.999],
-        "loss": "GAN (BCE on the mean patch logit; non-saturating generator loss)",
-        "discriminator": discriminator.config, "init": "DCGAN N(0, 0.02)",
-        "batch_norm": "generator statistics recomputed over T1 after every epoch",
-        "n_cipher": int(c.shape[0]), "n_plain": int(p.shape[0]),
-        "image_shape": [channels, height, width], "n_test": 0 if test is None else int(test[0].shape[0]),
-        "seed": seed, "device": str(device), "num_threads": num_threads,
-    }
+        nets.generator.eval()
+        nets.discriminator.eval()
     return AttackResult(
-        attack="gan", architecture=arch_name, train_loss=g_curve, test_loss=test_loss, test_ssim=test_ssim,
-        seconds=time.perf_counter() - start, images_per_second=seen / max(train_seconds, 1e-9),
-        n_train=int(c.shape[0]), parameters=sum(q.numel() for q in generator_net.parameters()),
-        settings=settings, network=generator_net, extra=extra, auxiliary={"discriminator": discriminator},
+        attack="gan", architecture=config.architecture, **curves, seconds=time.perf_counter() - start,
+        images_per_second=clock.images_per_second, n_train=int(c.shape[0]),
+        parameters=sum(q.numel() for q in nets.generator.parameters()), settings=asdict(config),
+        network=nets.generator, extra=extra, auxiliary={"discriminator": nets.discriminator},
     )
 
 
-__all__ = ["GAN_ARCHITECTURES", "PAPER_GAN", "evaluate_attack", "reconstruct", "train_gan_attack"]
+__all__ = ["GAN_ARCHITECTURES", "PAPER_GAN", "GANAttackConfig", "evaluate_attack", "reconstruct", "train_gan_attack"]

@@ -19,7 +19,7 @@ then ``N(E(Q))`` on new cipher images. The network is shaped for the scheme:
     shared 1 × 1 convs 3 → 64 → 128 → 256 → 3 with BN + ReLU (:class:`PixelNet`; default here
     3 → 32 → 64 → 3, the paper-sized one in :data:`PAPER_ARCHITECTURES`).
 ``"unet"`` (TN-model, TN-GAN)
-    :class:`imgleak.ciphers.transform_nets.UNet`.
+    :class:`imgleak.ciphers.unet.UNet`.
 
 Scheme names pick the paper's choice: ``architecture="pixelwise"`` → locally connected,
 ``"blockwise"`` → block, ``"tn_model"``/``"tn_gan"`` → U-Net (:data:`ITN_ARCHITECTURES`).
@@ -32,10 +32,8 @@ the milestones at the same fractions of the run) and use **AdamW** (:data:`DEFAU
 weight decay 5e-4). The reason is the locally connected layer: with a loss averaged over all
 pixels, each pixel's own weights receive a gradient ``H·W`` times smaller than a shared weight
 would, so SGD barely moves them in a short run, and an L2 term added to the gradient (SGD's or
-Adam's ``weight_decay``) outweighs it. Measured on 384 same-key 32 × 32 crops, 5 epochs, test
-SSIM: SGD lr 0.1 0.06 (with or without weight decay), SGD lr 1.0 0.13, Adam with L2 decay 0.46,
-AdamW 0.69 (lr 1e-2 for both). On 512 crops of 96 × 96: Adam with L2 decay 0.30, AdamW 0.82.
-``optimizer="sgd"`` with the paper's settings is one argument away.
+Adam's ``weight_decay``) outweighs it (the comparison is recorded in ``bench/README.md``,
+ITN-Attack). ``optimizer="sgd"`` with the paper's settings is one argument away.
 
 :func:`reconstruct` runs a trained network (ITN or GAN-Attack generator) on cipher images and
 returns uint8 images; :func:`evaluate_attack` gives mean SSIM and PSNR against the plain images.
@@ -45,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -53,20 +51,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..ciphers.transform_nets import (
-    UNet,
-    _batches,
-    _finite,
-    _image_set,
-    _number,
-    _positive_int,
-    _run_network,
-    _seed,
-    _threads,
-    _training,
-    _unit,
-)
-from ..tensors import as_image_batch, resolve_device, restore_rank
+from .._checks import boolean, choice, number, positive_int
+from .._checks import seed as draw_seed
+from ..metrics import psnr, ssim
+from ..ciphers.unet import UNet
+from ..results import Result
+from ..tensors import as_image_batch, restore_rank, run_network, to_unit
+from ..training.common import EpochClock, check_run_settings, finite, image_set, shuffled_batches
+from ..training.seeding import seeded_training
 
 ARCHITECTURES = ("locally_connected", "conv1x1", "block", "unet")
 """Network shapes :func:`build_network` makes."""
@@ -91,9 +83,8 @@ DEFAULT_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "block": {"block": 4, "widths": (48, 48, 512)},
     "unet": {"base": 16, "depth": 3},
 }
-"""Network options used when ``options`` is not given (small, for a CPU: the paper-sized
-locally connected net trains at about 8 images/s on one core at 96 × 96, the paper-sized 1 × 1
-generator makes the GAN-Attack about 4 times slower than these)."""
+"""Network options used when ``options`` is not given: small enough to train on a CPU (the
+paper-sized ones are :data:`PAPER_ARCHITECTURES`; their speed is recorded in ``bench/README.md``)."""
 
 PAPER_ITN_SCHEDULES: dict[str, dict[str, Any]] = {
     "locally_connected": {"optimizer": "sgd", "epochs": 70, "lr": 0.1, "milestones": (40, 60), "gamma": 0.1,
@@ -115,9 +106,8 @@ DEFAULT_LR: dict[str, dict[str, float]] = {
     "sgd": {"locally_connected": 0.1, "conv1x1": 0.1, "block": 0.1, "unet": 0.1},
 }
 """Learning rate when ``lr=None``: SGD the paper's 0.1; AdamW 1e-2 for the locally connected net
-(each pixel's weights see one sample per image, so they need large steps in a short run; 1e-3
-reached test SSIM 0.20 after 5 epochs on 384 same-key 32 × 32 crops where 1e-2 reached 0.69)
-and 1e-3 for the shared-weight nets."""
+(each pixel's weights see one sample per image, so they need large steps in a short run;
+``bench/README.md``, ITN-Attack) and 1e-3 for the shared-weight nets."""
 
 
 # ------------------------------------------------------------------------------------ layers
@@ -134,10 +124,10 @@ class LocallyConnected1x1(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, height: int, width: int, bias: bool = True) -> None:
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.height = _positive_int(height, "height")
-        self.width = _positive_int(width, "width")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
+        self.height = positive_int(height, "height")
+        self.width = positive_int(width, "width")
         positions = self.height * self.width
         bound = 1.0 / math.sqrt(self.in_channels)
         self.weight = nn.Parameter(torch.empty(positions, self.out_channels, self.in_channels).uniform_(-bound, bound))
@@ -161,7 +151,7 @@ class LocallyConnected1x1(nn.Module):
 def _widths(value: Any, name: str) -> tuple[int, ...]:
     if isinstance(value, (int, bool)) or not isinstance(value, (tuple, list)):
         raise TypeError(f"{name} must be a tuple of positive ints, got {value!r}")
-    return tuple(_positive_int(v, name) for v in value)
+    return tuple(positive_int(v, name) for v in value)
 
 
 class LocallyConnectedNet(nn.Module):
@@ -171,7 +161,7 @@ class LocallyConnectedNet(nn.Module):
     def __init__(self, channels: int, height: int, width: int, hidden: tuple[int, ...] = (32,),
                  batch_norm: bool = True) -> None:
         super().__init__()
-        channels = _positive_int(channels, "channels")
+        channels = positive_int(channels, "channels")
         hidden = _widths(hidden, "hidden")
         layers: list[nn.Module] = []
         cin = channels
@@ -194,7 +184,7 @@ class PixelNet(nn.Module):
 
     def __init__(self, channels: int, hidden: tuple[int, ...] = (64, 128, 256)) -> None:
         super().__init__()
-        channels = _positive_int(channels, "channels")
+        channels = positive_int(channels, "channels")
         hidden = _widths(hidden, "hidden")
         layers: list[nn.Module] = []
         cin = channels
@@ -219,8 +209,8 @@ class BlockNet(nn.Module):
 
     def __init__(self, channels: int, block: int = 4, widths: tuple[int, ...] = (48, 48, 512)) -> None:
         super().__init__()
-        channels = _positive_int(channels, "channels")
-        self.block = _positive_int(block, "block")
+        channels = positive_int(channels, "channels")
+        self.block = positive_int(block, "block")
         widths = _widths(widths, "widths")
         if widths[-1] % (block * block):
             raise ValueError(f"the last of widths ({widths[-1]}) must be a multiple of block² = {block * block}")
@@ -283,7 +273,7 @@ def build_network(architecture: str, channels: int, height: int, width: int, **o
 
 
 @dataclass
-class AttackResult:
+class AttackResult(Result):
     """A trained reconstruction network and how it was trained (ITN- or GAN-Attack).
 
     ``train_loss``: per-epoch mean training loss (ITN: MSE on [0, 1] images; GAN-Attack: the
@@ -292,7 +282,7 @@ class AttackResult:
     (else empty). ``images_per_second``: training throughput. ``network``: the trained network
     (eval mode) — use :func:`reconstruct`. ``extra``: further per-epoch curves (GAN-Attack:
     ``d_loss``, ``d_real``, ``d_fake``); ``auxiliary``: other trained networks (GAN-Attack:
-    the ``discriminator``).
+    the ``discriminator``). :meth:`to_dict` leaves out ``network`` and ``auxiliary``.
     """
 
     attack: str
@@ -309,15 +299,12 @@ class AttackResult:
     extra: dict[str, list[float]] = field(default_factory=dict)
     auxiliary: dict[str, nn.Module] = field(default_factory=dict, repr=False, compare=False)
 
+    _not_data = ("network", "auxiliary")
+
     @property
     def final_test_ssim(self) -> float:
         """The last epoch's test SSIM (NaN without test pairs)."""
         return self.test_ssim[-1] if self.test_ssim else float("nan")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The numbers and settings (no network) as plain Python values."""
-        return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                for k, v in self.__dict__.items() if k not in ("network", "auxiliary")}
 
 
 def reconstruct(result: AttackResult, cipher_images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
@@ -334,57 +321,179 @@ def reconstruct(result: AttackResult, cipher_images: torch.Tensor, batch_size: i
     if shape is not None and list(batch.shape[1:]) != list(shape):
         raise ValueError(f"cipher_images must be shaped (N, {', '.join(map(str, shape))}) like the training "
                          f"images, got {tuple(batch.shape)}")
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     if batch.shape[0] == 0:
         return cipher_images.clone()
-    return restore_rank(_run_network(network, batch, batch_size), single)
+    out = run_network(network, batch, batch_size)
+    if out.shape != batch.shape:
+        raise ValueError(f"result.network turned cipher images {tuple(batch.shape)} into {tuple(out.shape)}; "
+                         "a reconstruction network must keep the shape")
+    return restore_rank(out, single)
 
 
 def evaluate_attack(result: AttackResult, cipher_images: torch.Tensor, plain_images: torch.Tensor) -> dict[str, float]:
     """Mean SSIM and PSNR (dB; identical images count as 100 dB) of the reconstructions of
-    ``cipher_images`` against ``plain_images``, as plain floats: ``{"ssim": …, "psnr": …}``."""
-    from ..metrics import psnr, ssim
-
-    rec = reconstruct(result, cipher_images)
-    if plain_images.shape != rec.shape:
-        raise ValueError(f"plain_images must have the shape of cipher_images {tuple(rec.shape)}, "
+    ``cipher_images`` against uint8 ``plain_images``, as plain floats: ``{"ssim": …, "psnr": …}``."""
+    as_image_batch(plain_images, "plain_images")
+    if as_image_batch(cipher_images, "cipher_images")[0].shape[0] == 0:
+        raise ValueError("cipher_images holds no images; the mean SSIM and PSNR need at least one")
+    if plain_images.shape != cipher_images.shape:
+        raise ValueError(f"plain_images must have the shape of cipher_images {tuple(cipher_images.shape)}, "
                          f"got {tuple(plain_images.shape)}")
+    rec = reconstruct(result, cipher_images)
     plain = plain_images.to(rec.device)
     return {"ssim": float(ssim(rec, plain).mean()), "psnr": float(psnr(rec, plain).clamp(max=100).mean())}
 
 
-# ------------------------------------------------------------------------------------ training
+# ------------------------------------------------------------------------------------ shared by both attacks
 
 
-def _pairs(cipher: Any, plain: Any, names: tuple[str, str], minimum: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    c = _image_set(cipher, names[0], minimum)
-    p = _image_set(plain, names[1], minimum)
+def image_pairs(cipher: Any, plain: Any, names: tuple[str, str], minimum: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two uint8 batches of one shape, of at least ``minimum`` images (``names`` for the messages)."""
+    c = image_set(cipher, names[0], minimum)
+    p = image_set(plain, names[1], minimum)
     if c.shape != p.shape:
         raise ValueError(f"{names[0]} and {names[1]} must be pairs of one shape, got {tuple(c.shape)} and "
                          f"{tuple(p.shape)}")
     return c, p
 
 
-def _test_pairs(test_cipher: Any, test_plain: Any, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
+def held_out_pairs(test_cipher: Any, test_plain: Any, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The optional held-out pairs ``(E(Q), Q)``, shaped like training images of ``shape``; ``None`` without."""
     if test_cipher is None and test_plain is None:
         return None
     if test_cipher is None or test_plain is None:
         raise ValueError("give both test_cipher_images and test_plain_images, or neither")
-    c, p = _pairs(test_cipher, test_plain, ("test_cipher_images", "test_plain_images"), minimum=1)
+    c, p = image_pairs(test_cipher, test_plain, ("test_cipher_images", "test_plain_images"), minimum=1)
     if c.shape[1:] != shape[1:]:
         raise ValueError(f"test images must be shaped (N, {', '.join(map(str, shape[1:]))}) like the training "
                          f"images, got {tuple(c.shape)}")
     return c, p
 
 
-def _evaluate_pairs(network: nn.Module, cipher: torch.Tensor, plain: torch.Tensor) -> tuple[float, float]:
+def evaluate_pairs(network: nn.Module, cipher: torch.Tensor, plain: torch.Tensor) -> tuple[float, float]:
     """(MSE on [0, 1], mean SSIM) of the network's reconstructions; network left in eval mode."""
-    from ..metrics import ssim
-
-    rec = _run_network(network, cipher, 256)
-    mse = float(F.mse_loss(_unit(rec), _unit(plain)))
+    rec = run_network(network, cipher, 256)
+    mse = float(F.mse_loss(to_unit(rec), to_unit(plain)))
     score = float(ssim(rec, plain).mean()) if min(plain.shape[-2:]) >= 7 else float("nan")
     return mse, score
+
+
+def append_test_scores(network: nn.Module, test_d: tuple[torch.Tensor, torch.Tensor] | None,
+                 curves: dict[str, list[float]], **postfix: str) -> dict[str, str]:
+    """Append the held-out MSE and SSIM (when there are test pairs); the progress bar's postfix."""
+    if test_d is not None:
+        mse, score = evaluate_pairs(network, *test_d)
+        curves["test_loss"].append(mse)
+        curves["test_ssim"].append(score)
+        postfix["test_ssim"] = f"{score:.3f}"
+    return postfix
+
+
+def check_architecture(architecture: Any, options: Any, shape: tuple[int, int, int],
+                       table: dict[str, str] = ITN_ARCHITECTURES) -> tuple[str, dict[str, Any]]:
+    """The architecture's name (a ready ``nn.Module``: its class name) and the network options to
+    record. A named one is built once for ``(C, H, W)`` images (the global RNG untouched), so bad
+    options and sizes fail before any training."""
+    if isinstance(architecture, nn.Module):
+        if options:
+            raise TypeError("options apply only to a named architecture, not to a ready nn.Module")
+        name = type(architecture).__name__
+    elif isinstance(architecture, str):
+        name = resolve_architecture(architecture, table)
+    else:
+        raise TypeError(f"architecture must be a name or an nn.Module, got {type(architecture).__name__}")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
+    if isinstance(architecture, nn.Module):
+        return name, {}
+    with torch.random.fork_rng(devices=[]):
+        build_network(name, *shape, **(options or {}))
+    return name, {**DEFAULT_ARCHITECTURES[name], **(options or {})}
+
+
+def attack_network(architecture: str | nn.Module, config: Any) -> nn.Module:
+    """A ready module as given, or a fresh network of ``config.architecture`` with ``config.options``."""
+    if isinstance(architecture, nn.Module):
+        return architecture
+    return build_network(config.architecture, *config.image_shape, **config.options)
+
+
+# ------------------------------------------------------------------------------------ ITN-Attack
+
+
+@dataclass(frozen=True)
+class ITNConfig:
+    """The settings of one ITN-Attack run, checked; ``asdict()`` is the result's ``settings``.
+
+    ``optimizer`` is ``"AdamW"`` or ``"SGD"``; ``momentum`` is ``None`` with AdamW.
+    """
+
+    architecture: str
+    options: dict[str, Any]
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    milestones: list[int]
+    gamma: float
+    momentum: float | None
+    weight_decay: float
+    loss: str = field(default="MSE on [0, 1] images", init=False)
+    image_shape: list[int]
+    n_test: int
+    seed: int
+    device: str
+    num_threads: int | None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        choice(self.optimizer, "optimizer", ("AdamW", "SGD"))
+        check_run_settings(self)
+        set_(self, "gamma", number(self.gamma, "gamma", positive=True))
+        set_(self, "momentum", None if self.momentum is None else number(self.momentum, "momentum"))
+        set_(self, "weight_decay", number(self.weight_decay, "weight_decay"))
+        set_(self, "milestones", [positive_int(m, "milestones") for m in self.milestones])
+
+
+def _itn_schedule(name: str, epochs: Any, optimizer: Any, lr: Any, milestones: Any) -> tuple[int, float, list[int]]:
+    """Epochs, learning rate and milestones with their defaults filled in (see :func:`train_inverse_network`)."""
+    epochs = positive_int(epochs, "epochs")
+    optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
+    lr = number(DEFAULT_LR[optimizer].get(name, 1e-3 if optimizer == "adam" else 0.1) if lr is None else lr,
+                "lr", positive=True)
+    if milestones is None:
+        fractions = (4 / 7, 6 / 7) if name in ("locally_connected", "conv1x1") else (1 / 2, 3 / 4)
+        milestones = tuple(sorted({round(f * epochs) for f in fractions} - {0, epochs}))
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (tuple, list)):
+        raise TypeError(f"milestones must be a tuple of epochs or None, got {milestones!r}")
+    return epochs, lr, [positive_int(m, "milestones") for m in milestones]
+
+
+def _itn_epoch(network: nn.Module, opt: torch.optim.Optimizer, cd: torch.Tensor, pd: torch.Tensor, batch_size: int,
+               generator: torch.Generator) -> tuple[float, int]:
+    """One pass over the pairs: the mean MSE and the number of images."""
+    network.train()
+    total = torch.zeros((), dtype=torch.float64, device=cd.device)
+    count = 0
+    for rows in shuffled_batches(cd.shape[0], batch_size, generator):
+        rows = rows.to(cd.device)
+        loss = F.mse_loss(network(to_unit(cd[rows])), to_unit(pd[rows]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach().double() * rows.numel()
+        count += rows.numel()
+    return float(total) / count, count
+
+
+def _itn_optimizer(network: nn.Module, config: ITNConfig) -> tuple[torch.optim.Optimizer, Any]:
+    if config.optimizer == "SGD":
+        opt = torch.optim.SGD(network.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.milestones), gamma=config.gamma)
 
 
 def train_inverse_network(
@@ -438,114 +547,61 @@ def train_inverse_network(
     test_cipher_images, test_plain_images
         Optional held-out pairs: their MSE and mean SSIM are recorded after every epoch.
     seed, device, progress, num_threads
-        Seeded initialisation and batches (caller's RNG state restored); ``"auto"`` device;
-        tqdm bar over epochs; CPU threads for this run only (1 is often fastest on a busy CPU).
+        Seeded initialisation and batches (``None`` draws a seed; the caller's RNG state is
+        restored); ``"auto"`` device; tqdm bar over epochs; CPU threads for this run only.
 
     Returns
     -------
     AttackResult
-        ``attack="itn"``; pass it to :func:`reconstruct` or :func:`evaluate_attack`.
+        ``attack="itn"``; pass it to :func:`reconstruct` or :func:`evaluate_attack`. Its
+        ``settings`` are ``asdict`` of the run's :class:`ITNConfig`.
     """
-    c, p = _pairs(cipher_images, plain_images, ("cipher_images", "plain_images"))
-    test = _test_pairs(test_cipher_images, test_plain_images, c.shape)
-    if isinstance(architecture, nn.Module):
-        arch_name = type(architecture).__name__
-        if options:
-            raise TypeError("options apply only to a named architecture, not to a ready nn.Module")
-    elif isinstance(architecture, str):
-        arch_name = resolve_architecture(architecture)
-    else:
-        raise TypeError(f"architecture must be a name or an nn.Module, got {type(architecture).__name__}")
-    if options is not None and not isinstance(options, dict):
-        raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    lr = _number(DEFAULT_LR[optimizer].get(arch_name, 1e-3 if optimizer == "adam" else 0.1) if lr is None else lr,
-                 "lr", positive=True)
-    gamma = _number(gamma, "gamma", positive=True)
-    momentum = _number(momentum, "momentum")
-    weight_decay = _number(weight_decay, "weight_decay")
-    if milestones is None:
-        fractions = (4 / 7, 6 / 7) if arch_name in ("locally_connected", "conv1x1") else (1 / 2, 3 / 4)
-        milestones = tuple(sorted({round(f * epochs) for f in fractions} - {0, epochs}))
-    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (tuple, list)):
-        raise TypeError(f"milestones must be a tuple of epochs or None, got {milestones!r}")
-    milestones = tuple(_positive_int(m, "milestones") for m in milestones)
-    seed = _seed(seed)
-    device = resolve_device(device)
-    num_threads = _threads(num_threads)
-    if isinstance(architecture, str):  # fail on bad options/sizes before any work
-        with torch.random.fork_rng(devices=[]):
-            build_network(arch_name, c.shape[1], c.shape[2], c.shape[3], **(options or {}))
+    c, p = image_pairs(cipher_images, plain_images, ("cipher_images", "plain_images"))
+    test = held_out_pairs(test_cipher_images, test_plain_images, c.shape)
+    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]))
+    epochs, lr, milestones = _itn_schedule(name, epochs, optimizer, lr, milestones)
+    momentum = number(momentum, "momentum")  # checked also where AdamW does not use it
+    config = ITNConfig(
+        architecture=name, options=recorded, epochs=epochs, batch_size=batch_size,
+        optimizer="AdamW" if optimizer == "adam" else "SGD", lr=lr, milestones=milestones, gamma=gamma,
+        momentum=momentum if optimizer == "sgd" else None,
+        weight_decay=weight_decay, image_shape=list(c.shape[1:]), n_test=0 if test is None else int(test[0].shape[0]),
+        seed=draw_seed(seed), device=device, num_threads=num_threads)
+    return _run_itn(architecture, c, p, test, config, boolean(progress, "progress"))
 
+
+def _run_itn(architecture: str | nn.Module, c: torch.Tensor, p: torch.Tensor,
+             test: tuple[torch.Tensor, torch.Tensor] | None, config: ITNConfig, progress: bool) -> AttackResult:
     start = time.perf_counter()
-    with _training(seed, device, num_threads):
-        if isinstance(architecture, nn.Module):
-            network = architecture.to(device)
-        else:
-            network = build_network(arch_name, c.shape[1], c.shape[2], c.shape[3], **(options or {})).to(device)
+    device = torch.device(config.device)
+    with seeded_training(config.seed, device, config.num_threads):
+        network = attack_network(architecture, config).to(device)
         parameters = sum(q.numel() for q in network.parameters())
-        if optimizer == "sgd":
-            opt = torch.optim.SGD(network.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-        else:
-            opt = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(milestones), gamma=gamma)
-        generator = torch.Generator().manual_seed(seed + 1)
+        opt, scheduler = _itn_optimizer(network, config)
+        generator = torch.Generator().manual_seed(config.seed + 1)
         cd, pd = c.to(device), p.to(device)
         test_d = None if test is None else (test[0].to(device), test[1].to(device))
-        train_loss: list[float] = []
-        test_loss: list[float] = []
-        test_ssim: list[float] = []
-        seen, train_seconds = 0, 0.0
-        bar = tqdm(range(epochs), desc=f"ITN ({arch_name})", disable=not progress)
+        curves: dict[str, list[float]] = {"train_loss": [], "test_loss": [], "test_ssim": []}
+        clock = EpochClock()
+        bar = tqdm(range(config.epochs), desc=f"ITN ({config.architecture})", disable=not progress)
         for _ in bar:
-            network.train()
-            total = torch.zeros((), dtype=torch.float64, device=device)
-            count = 0
-            t0 = time.perf_counter()
-            for rows in _batches(c.shape[0], batch_size, generator):
-                rows = rows.to(device)
-                loss = F.mse_loss(network(_unit(cd[rows])), _unit(pd[rows]))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach().double() * rows.numel()
-                count += rows.numel()
+            started = time.perf_counter()
+            mse, count = _itn_epoch(network, opt, cd, pd, config.batch_size, generator)
             scheduler.step()
-            train_seconds += time.perf_counter() - t0
-            seen += count
-            train_loss.append(_finite(float(total) / count, "the ITN training loss"))
-            postfix = {"mse": f"{train_loss[-1]:.4f}"}
-            if test_d is not None:
-                mse, score = _evaluate_pairs(network, *test_d)
-                test_loss.append(mse)
-                test_ssim.append(score)
-                postfix["test_ssim"] = f"{score:.3f}"
-            bar.set_postfix(postfix)
+            clock.add(started, count)
+            curves["train_loss"].append(finite(mse, "the ITN training loss"))
+            bar.set_postfix(append_test_scores(network, test_d, curves, mse=f"{mse:.4f}"))
         bar.close()
         network.eval()
-
-    settings = {
-        "architecture": arch_name, "options": {**DEFAULT_ARCHITECTURES.get(arch_name, {}), **(options or {})},
-        "epochs": epochs, "batch_size": batch_size, "optimizer": "AdamW" if optimizer == "adam" else "SGD", "lr": lr,
-        "milestones": list(milestones), "gamma": gamma, "momentum": momentum if optimizer == "sgd" else None,
-        "weight_decay": weight_decay, "loss": "MSE on [0, 1] images", "image_shape": [int(s) for s in c.shape[1:]],
-        "n_test": 0 if test is None else int(test[0].shape[0]), "seed": seed, "device": str(device),
-        "num_threads": num_threads,
-    }
-    if isinstance(architecture, nn.Module):
-        settings["options"] = {}
-    return AttackResult(
-        attack="itn", architecture=arch_name, train_loss=train_loss, test_loss=test_loss, test_ssim=test_ssim,
-        seconds=time.perf_counter() - start, images_per_second=seen / max(train_seconds, 1e-9),
-        n_train=int(c.shape[0]), parameters=parameters, settings=settings, network=network,
-    )
+    return AttackResult(attack="itn", architecture=config.architecture, **curves,
+                        seconds=time.perf_counter() - start, images_per_second=clock.images_per_second,
+                        n_train=int(c.shape[0]), parameters=parameters, settings=asdict(config), network=network)
 
 
 __all__ = [
-    "ARCHITECTURES", "DEFAULT_ARCHITECTURES", "DEFAULT_LR", "ITN_ARCHITECTURES", "OPTIMIZERS", "PAPER_ARCHITECTURES",
-    "PAPER_ITN_SCHEDULES", "AttackResult", "BlockNet", "LocallyConnected1x1", "LocallyConnectedNet", "PixelNet",
-    "build_network", "evaluate_attack", "reconstruct", "resolve_architecture", "train_inverse_network",
+    "ARCHITECTURES", "DEFAULT_ARCHITECTURES", "DEFAULT_LR", "ITN_ARCHITECTURES", "ITNConfig", "OPTIMIZERS",
+    "PAPER_ARCHITECTURES", "PAPER_ITN_SCHEDULES", "AttackResult", "BlockNet", "LocallyConnected1x1",
+    "LocallyConnectedNet", "PixelNet", "append_test_scores", "attack_network", "build_network", "check_architecture",
+    "evaluate_attack", "evaluate_pairs", "held_out_pairs", "image_pairs", "reconstruct", "resolve_architecture",
+    "train_inverse_network",
 ]

@@ -24,6 +24,7 @@ from .permutation import RandomPermutation
 from .pixelwise import PixelwiseEncryption
 from .rvt import RandomVortex
 from .selective import SelectiveEncryption
+from .transform_net import TNGAN, TNModel, TransformNet, TransformNetCipher
 
 _REGISTRY: dict[str, type] = {}
 _ALIASES: dict[str, str] = {"tanaka": "blockwise"}
@@ -46,7 +47,7 @@ def register(scheme: type) -> type:
 
 
 for _scheme in (Identity, SelectiveEncryption, RandomVortex, RandomPermutation, BlockwiseScramble,
-                PixelwiseEncryption, EtCEncryption):
+                PixelwiseEncryption, EtCEncryption, TNModel, TNGAN):
     register(_scheme)
 
 
@@ -72,4 +73,5 @@ def get(name: str, **params: Any) -> Cipher:
 
 __all__ = ["BlockwiseScramble", "Cipher", "CipherBase", "EtCEncryption", "Identity", "KeyedCipher",
            "NotInvertibleError", "PixelMover", "PixelwiseEncryption", "RandomPermutation", "RandomVortex",
-           "SelectiveEncryption", "aliases", "available", "get", "register"]
+           "SelectiveEncryption", "TNGAN", "TNModel", "TransformNet", "TransformNetCipher", "aliases", "available",
+           "get", "register"]

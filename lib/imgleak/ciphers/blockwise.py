@@ -50,12 +50,22 @@ _SUBKEY = "blockwise"
 
 
 def check_block(block: object) -> int:
-    """``block`` if it is a positive int, else a ``ValueError``."""
+    """``block`` if it is a positive int, else a ``ValueError``.
+
+    >>> check_block(4)
+    4
+    """
     return positive_int(block, "block")
 
 
 def check_sides(height: int, width: int, block: int, name: str = "x") -> None:
-    """``ValueError`` unless ``height`` and ``width`` are multiples of ``block``."""
+    """``ValueError`` unless ``height`` and ``width`` are multiples of ``block``.
+
+    >>> check_sides(6, 8, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: x is 6x8 pixels (HxW), but both sides must be multiples of the block size 4; ...
+    """
     if height < block or width < block:
         raise ValueError(f"{name} is {height}x{width} pixels (HxW), smaller than one {block}x{block} block: "
                          f"this scheme needs images of at least {block}x{block} with sides multiples of {block}")
@@ -70,6 +80,12 @@ def split_blocks(batch: torch.Tensor, block: int, name: str = "x") -> torch.Tens
     """``(N, C, H, W)`` → ``(N, H/block, W/block, C, block, block)`` (a view where possible).
 
     Raises ``ValueError`` when H or W is not a multiple of ``block``.
+
+    >>> batch = torch.arange(2 * 3 * 4 * 6).reshape(2, 3, 4, 6)
+    >>> split_blocks(batch, 2).shape
+    torch.Size([2, 2, 3, 3, 2, 2])
+    >>> torch.equal(merge_blocks(split_blocks(batch, 2)), batch)
+    True
     """
     n, c, h, w = batch.shape
     check_sides(h, w, block, name)
@@ -80,18 +96,29 @@ def block_offsets(height: int, width: int, block: int, device: torch.device) -> 
     """Flat offsets (int64 ``(H/block, 1, W/block, 1)``) of every block's top-left pixel in an ``H × W`` plane.
 
     Added to :func:`pixel_offsets` they give every pixel of every block, in ``(H, W)`` order.
+
+    >>> block_offsets(4, 4, 2, torch.device("cpu")).flatten().tolist()  # the 2x2 blocks of a 4x4 plane
+    [0, 2, 8, 10]
     """
     rows = torch.arange(0, height, block, device=device) * width
     return (rows[:, None] + torch.arange(0, width, block, device=device))[:, None, :, None]
 
 
 def pixel_offsets(block: int, width: int, device: torch.device) -> torch.Tensor:
-    """Flat offsets (int64 ``(block, block)``) of a block's pixels, row-major, in a plane ``width`` wide."""
+    """Flat offsets (int64 ``(block, block)``) of a block's pixels, row-major, in a plane ``width`` wide.
+
+    >>> pixel_offsets(2, 4, torch.device("cpu")).tolist()
+    [[0, 1], [4, 5]]
+    """
     return torch.arange(block, device=device)[:, None] * width + torch.arange(block, device=device)
 
 
 def merge_blocks(blocks: torch.Tensor) -> torch.Tensor:
-    """Undo :func:`split_blocks`: ``(N, Hb, Wb, C, b, b)`` → ``(N, C, Hb·b, Wb·b)``."""
+    """Undo :func:`split_blocks`: ``(N, Hb, Wb, C, b, b)`` → ``(N, C, Hb·b, Wb·b)``.
+
+    >>> merge_blocks(torch.zeros(1, 2, 3, 3, 2, 2)).shape
+    torch.Size([1, 3, 4, 6])
+    """
     n, hb, wb, c, b, _ = blocks.shape
     return blocks.permute(0, 3, 1, 4, 2, 5).reshape(n, c, hb * b, wb * b)
 
@@ -112,7 +139,21 @@ class TanakaKey:
 
 @dataclass(frozen=True)
 class BlockwiseScramble(CipherBase):
-    """Tanaka's learnable block-wise encryption: nibble reversal and shuffle, one key for all blocks."""
+    """Tanaka's learnable block-wise encryption: nibble reversal and shuffle, one key for all blocks.
+
+    >>> cipher = BlockwiseScramble()  # 4 x 4 blocks, the paper's key convention
+    >>> x = torch.arange(48, dtype=torch.uint8).view(1, 3, 4, 4).repeat(2, 1, 2, 2)  # one block, tiled
+    >>> key = cipher.make_key(0, (3, 8, 8))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(y, x)
+    (True, False)
+    >>> torch.equal(y[..., :4, :4], y[..., 4:, 4:])  # equal blocks stay equal: one key for every block
+    True
+    >>> cipher.nibbles_per_block(3), round(cipher.key_space_log2((3, 8, 8)), 2)  # log2(96! · 2^96)
+    (96, 594.28)
+    >>> tuple(cipher.key_material(key, 3).permutation.shape)
+    (96,)
+    """
 
     block: int = 4
     reversal_from_permutation: bool = False

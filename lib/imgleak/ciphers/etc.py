@@ -51,6 +51,11 @@ def dihedral_maps(block: int) -> torch.Tensor:
 
     Map ``k`` = rotation by ``k mod 4`` quarter turns, then a horizontal flip if ``k >= 4``;
     transformed pixel ``i`` (flat, row-major) takes pixel ``map[k, i]``.
+
+    >>> dihedral_maps(2)[:2].tolist()  # the identity and a quarter turn of [[0, 1], [2, 3]]
+    [[0, 1, 2, 3], [1, 3, 0, 2]]
+    >>> len({tuple(m) for m in dihedral_maps(3).tolist()})  # all 8 differ
+    8
     """
     grid = torch.arange(block * block).reshape(block, block)
     maps = []
@@ -77,7 +82,20 @@ class EtCKey:
 
 @dataclass(frozen=True)
 class EtCEncryption(CipherBase):
-    """Block scrambling, rotation/flip, negative–positive and channel shuffle per block."""
+    """Block scrambling, rotation/flip, negative–positive and channel shuffle per block.
+
+    >>> cipher = EtCEncryption(block=2)  # one key for all images
+    >>> x = torch.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4).to(torch.uint8)
+    >>> key = cipher.make_key(0, (3, 4, 4))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(y, x)
+    (True, False)
+    >>> folded = lambda t: torch.minimum(t, 255 - t).flatten(1).sort(dim=1).values  # pixels move or flip only
+    >>> torch.equal(folded(y), folded(x))
+    True
+    >>> cipher.n_blocks((3, 4, 4)), round(cipher.key_space_log2((3, 4, 4)), 2)  # log2 4! + 4 (4 + log2 6)
+    (4, 30.92)
+    """
 
     block: int = 16
     mode: str = "same"

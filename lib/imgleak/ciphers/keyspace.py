@@ -57,6 +57,11 @@ def tanaka_log2(block: int = 4, channels: int = 3, reversal_from_permutation: bo
     The default (RGB, 4 × 4 blocks, D = 96) is the paper's Eq. 1: ``log2(96! · 2^96) ≈ 594.28``.
     With Tanaka's own code the reversal set is derived from the permutation: ``D!`` only (498.28).
     The key space does not depend on the image size (one key for all blocks and images).
+
+    >>> round(tanaka_log2(), 2), round(tanaka_log2(reversal_from_permutation=True), 2)
+    (594.28, 498.28)
+    >>> round(tanaka_log2(block=1, channels=1), 9)  # D = 2 nibbles: 2! · 2^2 = 8 keys
+    3.0
     """
     block = int(_check_positive("block", block, integer=True))
     channels = int(_check_positive("channels", channels, integer=True))
@@ -68,6 +73,9 @@ def pixelwise_log2(n_pixels: float, channels: int = 3) -> float:
     """log2 of the pixel-wise key space ``N = 2^{C n} · (C!)^n`` for n pixels (one image's key).
 
     For RGB: ``3n + n · log2 6`` = 5.585 n bits (the paper's Eqs. 2–3). ``n_pixels`` may be real.
+
+    >>> round(pixelwise_log2(1), 3), pixelwise_log2(2, channels=1)  # grey: one flip bit a pixel
+    (5.585, 2.0)
     """
     n = _check_positive("n_pixels", n_pixels)
     channels = int(_check_positive("channels", channels, integer=True))
@@ -82,6 +90,9 @@ def etc_log2(n_blocks: float, channels: int = 3, distinct: bool = True) -> float
     distinct rotations/flips of a square block (R = 8, as :class:`imgleak.ciphers.etc.EtCEncryption`
     draws them); ``distinct=False`` the nominal ``4 rotations × 4 inversions`` (R = 16) some
     EtC papers write, which counts every pattern twice. ``n_blocks`` may be real.
+
+    >>> etc_log2(2, channels=1), etc_log2(2, channels=1, distinct=False)  # 1 + 2 · (3 + 1), 1 + 2 · (4 + 1)
+    (9.0, 11.0)
     """
     n = _check_positive("n_blocks", n_blocks)
     channels = int(_check_positive("channels", channels, integer=True))
@@ -101,7 +112,12 @@ def crossover(
     ``f`` and ``g`` are key-space functions of one size argument (pixels or blocks), or constants
     (e.g. ``tanaka_log2()``, which does not depend on the image size). ``f - g`` must change
     sign between ``lo`` and ``hi``; without ``hi`` the interval is doubled from ``2 * lo`` until
-    it does (up to 2^60). Example: ``crossover(pixelwise_log2, tanaka_log2()) ≈ 106.41`` pixels.
+    it does (up to 2^60).
+
+    >>> round(crossover(pixelwise_log2, tanaka_log2()), 2)  # pixels where pixel-wise overtakes Tanaka
+    106.41
+    >>> round(crossover(lambda n: 2 * n, 10.0), 6)
+    5.0
     """
     fn = f if callable(f) else (lambda n, c=float(f): c)
     gn = g if callable(g) else (lambda n, c=float(g): c)

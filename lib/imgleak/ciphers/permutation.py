@@ -34,9 +34,15 @@ def move_pixels(batch: torch.Tensor, index: torch.Tensor, inverse: bool = False)
 
     ``index`` (int64, on the batch's device) is one map ``(H*W,)`` for all images or one per
     image ``(N, H*W)``; all channels move together. It is expanded over the batch as a view and
-    applied by one ``torch.gather`` (on CPU twice as fast as ``index_select`` along the pixels,
-    see bench/rvt.py). ``inverse`` undoes a permutation map with one ``scatter_``
-    (``out[..., index[q]] = batch[..., q]``) instead of inverting the map first.
+    applied by one ``torch.gather`` (chosen over ``index_select`` along the pixels by
+    ``bench/rvt.py``; figures in ``bench/README.md``). ``inverse`` undoes a permutation map with
+    one ``scatter_`` (``out[..., index[q]] = batch[..., q]``) instead of inverting the map first.
+
+    >>> batch, index = torch.arange(4, dtype=torch.uint8).view(1, 1, 2, 2), torch.tensor([3, 0, 1, 2])
+    >>> move_pixels(batch, index).flatten().tolist()
+    [3, 0, 1, 2]
+    >>> torch.equal(move_pixels(move_pixels(batch, index), index, inverse=True), batch)
+    True
     """
     n, c, h, w = batch.shape
     flat = batch.reshape(n, c, h * w)
@@ -58,7 +64,21 @@ def _fixed_permutation(key: Key, n_pixels: int, device: torch.device) -> torch.T
 
 @dataclass(frozen=True)
 class RandomPermutation(CipherBase):
-    """Permute pixel positions (channels together): per image (the paper) or one fixed key."""
+    """Permute pixel positions (channels together): per image (the paper) or one fixed key.
+
+    >>> cipher = RandomPermutation()  # a permutation per image
+    >>> x = torch.arange(16, dtype=torch.uint8).view(1, 1, 4, 4).repeat(2, 1, 1, 1)  # two equal images
+    >>> key = cipher.make_key(0, (1, 4, 4))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(y[0], y[1])
+    (True, False)
+    >>> torch.equal(cipher.encrypt(x[1:], key, first_index=1), y[1:])  # a chunk agrees with the batch
+    True
+    >>> torch.equal(y.flatten(1).sort(dim=1).values, x.flatten(1))  # only positions change
+    True
+    >>> round(cipher.key_space_log2((1, 4, 4)), 2), tuple(cipher.permutations(key, 3, 16).shape)  # log2 16!
+    (44.25, (3, 16))
+    """
 
     per_image: bool = True
     name: ClassVar[str] = "permutation"

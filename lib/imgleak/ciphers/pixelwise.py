@@ -47,14 +47,25 @@ their flat int64 index (8 bytes a value) stays small (8 MiB) instead of 8 times 
 
 
 def check_mode(mode: object) -> str:
-    """``mode`` if it is one of :data:`MODES`, else a ``ValueError`` naming the accepted values."""
+    """``mode`` if it is one of :data:`MODES`, else a ``ValueError`` naming the accepted values.
+
+    >>> check_mode("same")
+    'same'
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be 'same' (one key for all images) or 'different' (a key per image), got {mode!r}")
     return mode  # type: ignore[return-value]
 
 
 def image_keys(key: Key, prefix: str, mode: str, n_images: int, first_index: int) -> list[Key] | Key:
-    """The per-image sub-keys ``prefix/image-i`` (``mode="different"``) or the one key ``prefix``."""
+    """The per-image sub-keys ``prefix/image-i`` (``mode="different"``) or the one key ``prefix``.
+
+    >>> key = Key.from_seed(0)
+    >>> image_keys(key, "p", "different", 2, first_index=5) == [key.derive("p/image-5"), key.derive("p/image-6")]
+    True
+    >>> image_keys(key, "p", "same", 2, first_index=5) == key.derive("p")
+    True
+    """
     check_key(key)
     check_mode(mode)
     first_index = check_first_index(first_index)
@@ -69,6 +80,11 @@ def in_chunks(apply: Callable[[torch.Tensor, int, torch.Tensor], None], batch: t
     ``images = batch[offset:offset + k]`` and ``out`` is the matching slice of the result: the
     whole batch at once in ``"same"`` mode, :data:`INDEX_CHUNK` values at a time in ``"different"``
     mode (at least one image).
+
+    >>> def double(images, offset, out):
+    ...     out.copy_(images * 2)
+    >>> in_chunks(double, torch.ones(3, 1, 2, 2, dtype=torch.uint8), "different").unique().tolist()
+    [2]
     """
     n = batch.shape[0]
     out = torch.empty(batch.shape, dtype=batch.dtype, device=batch.device)
@@ -79,7 +95,11 @@ def in_chunks(apply: Callable[[torch.Tensor, int, torch.Tensor], None], batch: t
 
 
 def random_orders(generator: torch.Generator, count: int, channels: int) -> torch.Tensor:
-    """``count`` uniform random permutations of ``channels`` items (int64 ``(count, channels)``)."""
+    """``count`` uniform random permutations of ``channels`` items (int64 ``(count, channels)``).
+
+    >>> random_orders(torch.Generator().manual_seed(0), 2, 3).sort(dim=1).values.tolist()
+    [[0, 1, 2], [0, 1, 2]]
+    """
     return torch.rand(count, channels, generator=generator).argsort(dim=1)
 
 
@@ -91,6 +111,9 @@ def channel_ranks(draws: torch.Tensor) -> torch.Tensor:
     output channel ``rank[:, s, p]``. Ties go to the lower channel first, as in torch's (stable)
     CPU sort. uint8 for up to 256 channels; ``C (C - 1) / 2`` comparisons, far faster than sorting
     millions of rows of three.
+
+    >>> channel_ranks(torch.tensor([[[0.3, 0.1, 0.2]]])).flatten().tolist()  # order [1, 2, 0]
+    [2, 0, 1]
     """
     n, p, c = draws.shape
     rank = torch.zeros(n, c, p, dtype=torch.uint8 if c <= 256 else torch.int64)
@@ -115,7 +138,22 @@ class PixelKey:
 
 @dataclass(frozen=True)
 class PixelwiseEncryption(CipherBase):
-    """Negative–positive transform and colour-channel shuffle per pixel; same or per-image keys."""
+    """Negative–positive transform and colour-channel shuffle per pixel; same or per-image keys.
+
+    >>> cipher = PixelwiseEncryption("different")  # a key per image
+    >>> x = torch.arange(48, dtype=torch.uint8).view(1, 3, 4, 4).repeat(2, 1, 1, 1)  # two equal images
+    >>> key = cipher.make_key(0, (3, 4, 4))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(y[0], y[1])
+    (True, False)
+    >>> torch.equal(cipher.encrypt(x[1:], key, first_index=1), y[1:])  # a chunk agrees with the batch
+    True
+    >>> folded = lambda t: torch.minimum(t, 255 - t).sort(dim=1).values  # each pixel: flips and a shuffle only
+    >>> torch.equal(folded(y), folded(x))
+    True
+    >>> round(cipher.key_space_log2((3, 4, 4)), 2)  # 16 pixels x (3 + log2 6) bits
+    89.36
+    """
 
     mode: str = "same"
     name: ClassVar[str] = "pixelwise"

@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import _checks
 from ..keys import KEY_BYTES, Key
 from ..tensors import as_image_batch, restore_rank
 from .base import CipherBase, NotInvertibleError, check_first_index
@@ -104,7 +105,9 @@ class Vortex:
     """One vortex: 1-based ``center`` (first, second array index), ``radius`` and ``swirl``.
 
     ``swirl[k - 1]`` is the angle per unit of ``radius - k`` on ring k (the authors'
-    ``degree / divisor``). ``radius <= 0`` makes the vortex a no-op.
+    ``degree / divisor``). ``radius <= 0`` makes the vortex a no-op (the authors' keys hold
+    such entries, centred on row or column 0). Centres are non-negative ints, swirls finite
+    numbers; whether the vortex fits an image is checked when it is applied.
     """
 
     center: tuple[int, int]
@@ -112,10 +115,11 @@ class Vortex:
     swirl: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        center = tuple(int(c) for c in self.center)
+        center = _sequence(self.center, "vortex center")
         if len(center) != 2:
-            raise ValueError(f"vortex center must be two integers, got {self.center!r}")
-        swirl = tuple(float(s) for s in self.swirl)
+            raise ValueError(f"vortex center must be two non-negative ints (1-based row, column), got {self.center!r}")
+        center = tuple(_checks.non_negative_int(c, "vortex center") for c in center)
+        swirl = tuple(_checks.number(s, "vortex swirl", allow_negative=True) for s in _sequence(self.swirl, "vortex swirl"))
         if isinstance(self.radius, bool) or not isinstance(self.radius, (int, np.integer)):
             raise TypeError(f"vortex radius must be an int, got {self.radius!r}")
         if self.radius > 0 and len(swirl) < self.radius:
@@ -131,13 +135,24 @@ class VortexKey:
 
     ``transposed`` applies the vortices to the transposed image (``center[0]`` indexes
     columns), as the authors' CIFAR-10 script does.
+
+    >>> vortex_key = VortexKey((Vortex((5, 6), 3, (0.1, 0.2, 0.3)), Vortex((1, 1), 0, ())))
+    >>> vortex_key.active  # a radius of 0 does nothing
+    1
+    >>> VortexKey.from_json(vortex_key.to_json()) == vortex_key
+    True
     """
 
     vortices: tuple[Vortex, ...]
     transposed: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vortices", tuple(self.vortices))
+        vortices = _sequence(self.vortices, "vortices")
+        strays = [v for v in vortices if not isinstance(v, Vortex)]
+        if strays:
+            raise TypeError(f"vortices must be Vortex objects, got {type(strays[0]).__name__} {strays[0]!r}")
+        object.__setattr__(self, "vortices", vortices)
+        object.__setattr__(self, "transposed", _checks.boolean(self.transposed, "transposed"))
 
     @property
     def active(self) -> int:
@@ -153,13 +168,24 @@ class VortexKey:
 
     @classmethod
     def from_json(cls, text: str) -> "VortexKey":
-        """The key written by :meth:`to_json`."""
+        """The key written by :meth:`to_json`; every field is checked (``ValueError`` saying which)."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise TypeError(f"text must be the JSON text of a VortexKey (a str), got {type(text).__name__}")
         try:
             data = json.loads(text)
-            vortices = tuple(Vortex(tuple(v["center"]), v["radius"], tuple(v["swirl"])) for v in data["vortices"])
-            return cls(vortices, bool(data.get("transposed", False)))
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
+        except json.JSONDecodeError as err:
             raise ValueError(f"not a VortexKey JSON text: {err}") from err
+        records = data.get("vortices") if isinstance(data, dict) else None
+        if not isinstance(records, list) or not all(isinstance(v, dict) for v in records):
+            raise ValueError("not a VortexKey JSON text: expected an object whose 'vortices' is a list of "
+                             "{'center', 'radius', 'swirl'} objects")
+        try:
+            vortices = tuple(Vortex(v["center"], v["radius"], v["swirl"]) for v in records)
+            return cls(vortices, data.get("transposed", False))
+        except KeyError as err:
+            raise ValueError(f"not a VortexKey JSON text: a vortex has no {err} field") from None
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"not a valid VortexKey JSON text: {err}") from err
 
     @classmethod
     def from_reference(
@@ -171,12 +197,24 @@ class VortexKey:
         scripts use the first ``n_vortices`` records (10 for MNIST/Fashion) and CIFAR keys on the
         transposed image.
         """
-        records = list(entries)[:n_vortices]
-        vortices = tuple(
-            Vortex(tuple(e["center"]), int(e["r"]), tuple((np.asarray(e["degree"], dtype=np.float64) / divisor).tolist()))
-            for e in records
-        )
+        divisor = _checks.number(divisor, "divisor", positive=True)
+        records = list(entries)[:_checks.optional_positive_int(n_vortices, "n_vortices")]
+        try:
+            vortices = tuple(
+                Vortex(e["center"], e["r"], tuple(
+                    _checks.number(d, "degree", allow_negative=True) / divisor for d in _sequence(e["degree"], "degree")
+                )) for e in records
+            )
+        except KeyError as err:
+            raise ValueError(f"every reference record needs 'center', 'r' and 'degree'; one has no {err}") from None
         return cls(vortices, transposed)
+
+
+def _sequence(values: Any, name: str) -> tuple[Any, ...]:
+    """``values`` as a tuple: a list, tuple or array (not a string, not a mapping)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a list of numbers, got {type(values).__name__} {values!r}")
+    return tuple(values)
 
 
 def _strength(strength: float | str) -> Strength:
@@ -205,6 +243,13 @@ def generate_vortex_key(
     ``strength`` is a preset (``"mnist"``/``"fashion"``: ``800 f / 1000``, 10 vortices;
     ``"cifar"``: ``1000 f / 10000``, 5 vortices) or a number s (``swirl = s * f``, 10 vortices).
     The randomness is a numpy Generator seeded from ``key.derive("rvt")``.
+
+    >>> from imgleak.keys import Key
+    >>> vortex_key = generate_vortex_key(Key.from_seed(0), (28, 28))
+    >>> len(vortex_key.vortices), len(generate_vortex_key(Key.from_seed(0), (32, 32), "cifar").vortices)
+    (10, 5)
+    >>> generate_vortex_key(Key.from_seed(0), (28, 28)) == vortex_key  # the same key draws the same vortices
+    True
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
@@ -296,6 +341,10 @@ def coordinate_map(vortex_key: VortexKey, shape: Sequence[int], mode: str = "inv
 
     Output pixel ``q`` (flat row-major index) takes source pixel ``map[q]``. Cached per key,
     size and mode.
+
+    >>> still = VortexKey((Vortex((2, 2), 0, ()),))  # one vortex of radius 0
+    >>> torch.equal(coordinate_map(still, (4, 4)), torch.arange(16))
+    True
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -321,11 +370,15 @@ class MapStats:
 
 
 def map_statistics(index: torch.Tensor, shape: Sequence[int]) -> MapStats:
-    """Moved, never-read and duplicated pixels of a flat gather map on images of ``shape``."""
-    height, width = (int(s) for s in shape[-2:])
-    index = torch.as_tensor(index).reshape(-1).cpu()
-    if index.numel() != height * width:
-        raise ValueError(f"index has {index.numel()} entries, expected {height * width} for a {height}x{width} image")
+    """Moved, never-read and duplicated pixels of a flat gather map on images of ``shape``.
+
+    >>> map_statistics(torch.tensor([1, 0, 2, 3]), (2, 2))  # the top two pixels swapped
+    MapStats(positions=4, moved=2, never_read=0, duplicated=0, mean_displacement=0.5)
+    >>> map_statistics(torch.tensor([0, 0, 2, 3]), (2, 2))  # pixel 0 read twice, pixel 1 dropped
+    MapStats(positions=4, moved=1, never_read=1, duplicated=1, mean_displacement=0.25)
+    """
+    height, width = _image_size(shape)
+    index = _gather_map(index, height, width)
     counts = torch.bincount(index, minlength=height * width)
     target = torch.arange(height * width)
     shift = torch.stack(((index // width - target // width), (index % width - target % width))).double()
@@ -338,12 +391,59 @@ def map_statistics(index: torch.Tensor, shape: Sequence[int]) -> MapStats:
     )
 
 
+def _image_size(shape: Sequence[int]) -> tuple[int, int]:
+    """The last two entries of ``shape`` as positive ints ``(H, W)``."""
+    sizes = _sequence(shape, "shape")
+    if len(sizes) < 2:
+        raise ValueError(f"shape must end in (H, W), got {shape!r}")
+    return _checks.positive_int(sizes[-2], "shape height"), _checks.positive_int(sizes[-1], "shape width")
+
+
+def _gather_map(index: Any, height: int, width: int) -> torch.Tensor:
+    """``index`` as a flat int64 CPU tensor of ``H * W`` entries, each in ``0 .. H*W - 1``."""
+    try:
+        index = torch.as_tensor(index)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"index must be a tensor of integer pixel positions, got {type(index).__name__}") from err
+    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+        raise TypeError(f"index must hold integer pixel positions, got dtype {index.dtype}")
+    index, positions = index.reshape(-1).cpu().to(torch.int64), height * width
+    if index.numel() != positions:
+        raise ValueError(f"index has {index.numel()} entries, expected {positions} for a {height}x{width} image")
+    if int(index.min()) < 0 or int(index.max()) >= positions:
+        raise ValueError(f"index must hold pixel positions 0..{positions - 1} of a {height}x{width} image, "
+                         f"got values from {int(index.min())} to {int(index.max())}")
+    return index
+
+
+def displacement_field(index: torch.Tensor, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(d_row, d_col)`` arrays ``(H, W)``: where each output pixel reads from, relative to itself.
+
+    >>> d_row, d_col = displacement_field(torch.tensor([1, 0, 2, 3]), (2, 2))  # the top two pixels swapped
+    >>> d_row.tolist(), d_col.tolist()
+    ([[0.0, 0.0], [0.0, 0.0]], [[1.0, -1.0], [0.0, 0.0]])
+    """
+    height, width = (int(s) for s in shape[-2:])
+    index = torch.as_tensor(index).reshape(-1).cpu().numpy()
+    if index.size != height * width:
+        raise ValueError(f"index has {index.size} entries, expected {height * width} for a {height}x{width} image")
+    target = np.arange(height * width)
+    return ((index // width - target // width).reshape(height, width).astype(float),
+            (index % width - target % width).reshape(height, width).astype(float))
+
+
 def reference_apply(image: np.ndarray, vortex_key: VortexKey) -> np.ndarray:
     """One ``(H, W)`` or ``(H, W, C)`` image through the authors' per-pixel loops; slow.
 
     A line-by-line port of the loops in ``mnist_fashion_vor.m`` (0-based slicing here; a
     transposed key acts on the transposed image), for checking and benchmarking the faithful
     gather map of :class:`RandomVortex`.
+
+    >>> cipher, image = RandomVortex(mode="faithful"), torch.arange(256, dtype=torch.uint8).view(1, 16, 16)
+    >>> key = cipher.make_key(0, (1, 16, 16))
+    >>> slow = reference_apply(image[0].numpy(), cipher.vortex_key(key, (16, 16)))
+    >>> bool((slow == cipher.encrypt(image, key)[0].numpy()).all())
+    True
     """
     if vortex_key.transposed:
         return reference_apply(image.swapaxes(0, 1), VortexKey(vortex_key.vortices)).swapaxes(0, 1)
@@ -385,6 +485,17 @@ class RandomVortex(CipherBase):
     ``n_vortices`` are as in :func:`generate_vortex_key`. ``key`` may be an imgleak
     :class:`~imgleak.keys.Key` (an RVT key is drawn for the image size) or a :class:`VortexKey`
     (used as is, e.g. the paper's MNIST key).
+
+    >>> cipher = RandomVortex()  # invertible, the MNIST strength
+    >>> x = torch.arange(2 * 16 * 16).reshape(2, 1, 16, 16).remainder(256).to(torch.uint8)
+    >>> key = cipher.make_key(0, (1, 16, 16))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(y, x)
+    (True, False)
+    >>> faithful = RandomVortex(mode="faithful")
+    >>> exact, rounded = (c.statistics(key, (16, 16)) for c in (cipher, faithful))
+    >>> faithful.invertible, exact.never_read, rounded.never_read > 0  # the authors' map drops pixels
+    (False, 0, True)
     """
 
     mode: str = "invertible"

@@ -35,9 +35,9 @@ from .keyspace import check_shape
 _SUBKEY = "selective"
 # On CPU, threads take parts of _PART samples (one ChaCha20 encryptor each) and work through
 # them in chunks of _CHUNK samples, whose key bytes and key mask (768 KiB at most for n = 1, 2, 4)
-# stay in a core's L2 cache while the samples stream through. Each chunk costs about 6 us of
-# numpy calls: on a 2-core AMD EPYC VM 512 Ki samples beat 256 Ki by about 5 % (n = 1, 4), and
-# 64 Ki lose 30-40 %. Both are multiples of 512, so every part's key bits start a 64-byte block.
+# stay in a core's L2 cache while the samples stream through; the chunk size was chosen by
+# measurement (bench/README.md, selective encryption). Both are multiples of 512, so every
+# part's key bits start a 64-byte block.
 _CHUNK = 1 << 19
 _PART = 1 << 21
 _ALIGN = 512  # samples whose key bits fill whole 64-byte ChaCha20 blocks, for every n
@@ -130,7 +130,7 @@ def _encrypt_on_cpu(x: np.ndarray, out: np.ndarray, key: Key, n: int, base: int 
     if threads > 1:  # OpenSSL and numpy release the GIL
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(encrypt_part, starts))
-    else:  # starting threads costs about 0.1 ms: small batches run inline
+    else:  # one part or one thread: run inline
         list(map(encrypt_part, starts))
 
 
@@ -169,6 +169,17 @@ class SelectiveEncryption(CipherBase):
     ``key.derive("selective")``: n bits per sample, taken in order over the flattened
     ``(N, C, H, W)`` batch, so every image of a batch gets its own key bits (``per_image_keys``:
     where an image sits in the data set, ``first_index``, decides its key bits).
+
+    >>> cipher = SelectiveEncryption(bits=3)
+    >>> x = torch.arange(2 * 3 * 4 * 4).reshape(2, 3, 4, 4).to(torch.uint8)
+    >>> key = cipher.make_key(0, (3, 4, 4))
+    >>> y = cipher.encrypt(x, key)
+    >>> torch.equal(cipher.decrypt(y, key), x), torch.equal(cipher.clear_part(y), x % 32)  # 5 bits in clear
+    (True, True)
+    >>> torch.equal(cipher.encrypt(x[1:], key, first_index=1), y[1:])  # a chunk agrees with the batch
+    True
+    >>> cipher.key_space_log2((3, 4, 4))  # 3 bits x 48 samples
+    144.0
     """
 
     bits: int = 4

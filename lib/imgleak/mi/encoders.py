@@ -38,8 +38,8 @@ into those same caches) unless ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) 
 project's "no downloads" switch, honoured for the torchvision weights too - in which case
 :class:`WeightsUnavailableError` is raised at once, saying which file to fetch and where to put
 it. A failed download raises the same error; for CLIP a DNS lookup of the hub's host is tried
-first, so a machine without any network fails in well under a second instead of waiting through
-huggingface_hub's retries (~45 s). ``pretrained=False`` is the explicit fallback: the
+first, so a machine without any network fails at once instead of waiting through
+huggingface_hub's retries. ``pretrained=False`` is the explicit fallback: the
 encoder is randomly initialised with a fixed seed (reproducible, the caller's random state is
 left untouched), ``encoder.pretrained`` is ``False`` and ``encoder.description`` says
 "(random init, NOT pretrained)" so figures can say so in their titles.
@@ -136,6 +136,13 @@ class Encoder:
         as MINE's input) on the device the images came in on. ``resize=True`` resizes every
         image bicubically (antialiased) to 224x224 first, as the paper does for whole images;
         otherwise CLIP needs 224x224 inputs and the ResNets take any size of at least 32x32.
+
+        >>> encoder = load_encoder("resnet18", pretrained=False, device="cpu")
+        >>> grey = torch.arange(2 * 32 * 32).reshape(2, 1, 32, 32).remainder(256).to(torch.uint8)
+        >>> encoder.embed(grey).shape, encoder.embed(grey[0]).shape
+        (torch.Size([2, 512]), torch.Size([512]))
+        >>> torch.equal(encoder.embed(grey), encoder.embed(grey.repeat(1, 3, 1, 1)))  # grey = RGB repeated
+        True
         """
         batch, single = as_image_batch(images, "images")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -197,6 +204,12 @@ def load_encoder(
     local file ``weights``; raises :class:`WeightsUnavailableError` when they cannot be had and
     ``FileNotFoundError`` for a missing ``weights`` file. ``pretrained=False``: random init with
     :data:`RANDOM_INIT_SEED` (identical weights at every call).
+
+    >>> encoder = load_encoder("resnet18", pretrained=False, device="cpu")  # no download
+    >>> encoder.dim, encoder.min_size, encoder.description
+    (512, 32, 'ResNet-18 (random init, NOT pretrained)')
+    >>> encoder.model.training, any(p.requires_grad for p in encoder.model.parameters())  # frozen
+    (False, False)
     """
     if not isinstance(name, str) or name.strip().lower() not in ENCODERS:
         raise ValueError(f"encoder name must be one of {', '.join(map(repr, ENCODERS))}, got {name!r}")
@@ -223,7 +236,12 @@ def load_encoder(
 
 
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Row-wise cosine similarity of two embedding batches ``(N, D)`` → ``(N,)`` (or ``(D,)`` → scalar)."""
+    """Row-wise cosine similarity of two embedding batches ``(N, D)`` → ``(N,)`` (or ``(D,)`` → scalar).
+
+    >>> a = torch.tensor([[1.0, 0.0], [3.0, 4.0], [3.0, 4.0]])
+    >>> cosine_similarity(a, torch.tensor([[0.0, 2.0], [-6.0, -8.0], [3.0, 4.0]])).tolist()
+    [0.0, -1.0, 1.0]
+    """
     for arg, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or not t.dtype.is_floating_point:
             raise TypeError(f"{arg} must be a floating-point torch.Tensor, got {getattr(t, 'dtype', type(t).__name__)}")
@@ -241,6 +259,9 @@ def rounded_features(emb: torch.Tensor, decimals: int) -> torch.Tensor:
     values - the plug-in MI of :mod:`imgleak.mi.histogram` is the MI of the rounded features.
     Coding X and E separately is fine (MI ignores a bijection of each variable). The number of
     bins grows as ``10**decimals`` times the value range: 1-2 decimals suit CLIP features.
+
+    >>> rounded_features(torch.tensor([[0.12, -0.21], [0.33, 0.04]]), decimals=1).tolist()  # [[1, -2], [3, 0]] + 2
+    [[3, 0], [5, 2]]
     """
     if not isinstance(emb, torch.Tensor) or not emb.dtype.is_floating_point:
         raise TypeError(f"emb must be a floating-point torch.Tensor, got {getattr(emb, 'dtype', type(emb).__name__)}")
@@ -382,7 +403,7 @@ def _load_clip(pretrained: bool, path: Path | None) -> Encoder:
             model = _clip_from_file(path)
         elif _offline():
             raise WeightsUnavailableError(_clip_missing_message("not in the caches and HF_HUB_OFFLINE is set"))
-        elif (host := _hf_host()) and not _resolves(host):  # spares huggingface_hub's ~45 s of retries
+        elif (host := _hf_host()) and not _resolves(host):  # spares huggingface_hub's retries
             raise WeightsUnavailableError(
                 _clip_missing_message(f"not in the caches and the Hugging Face hub ({host}) cannot be reached")
             )

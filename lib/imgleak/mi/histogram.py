@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from .. import _checks
+
 Bins = int | tuple[int, int] | None
 MAX_BINS = 1 << 28  # dense histograms only: 2 GiB of int64 counts at most
 
@@ -38,8 +40,7 @@ def _bin_count(x: torch.Tensor, bins: int | None, name: str) -> int:
     top = int(x.max())
     if bins is None:
         return top + 1
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins for {name} must be a positive int, got {bins!r}")
+    bins = _checks.positive_int(bins, f"bins for {name}")
     if top >= bins:
         raise ValueError(f"{name} has the value {top}, outside bins={bins} (values must be 0..{bins - 1})")
     return bins
@@ -72,7 +73,13 @@ def entropy(x: torch.Tensor, bins: int | None = None, miller_madow: bool = False
 
     ``bins`` defaults to ``max(x) + 1``; it does not change the plug-in value, only which
     values are accepted.
+
+    >>> entropy(torch.tensor([0, 1, 2, 3]))  # four equally likely values
+    2.0
+    >>> round(entropy(torch.tensor([0, 1, 2, 3]), miller_madow=True), 4)  # + 3 / (2 · 4 ln 2)
+    2.541
     """
+    miller_madow = _checks.boolean(miller_madow, "miller_madow")
     values = _check_values(x, "x")
     counts = _histogram(values, _bin_count(values, bins, "x"))
     return float(_entropy_bits(counts, miller_madow))
@@ -80,9 +87,10 @@ def entropy(x: torch.Tensor, bins: int | None = None, miller_madow: bool = False
 
 def _joint_counts(x: torch.Tensor, y: torch.Tensor, bins: Bins, leading: int) -> torch.Tensor:
     """Joint histograms of (x, y) for ``leading`` equal groups of samples: ``(leading, bx, by)``."""
-    if isinstance(bins, tuple) and len(bins) != 2:
+    pair = isinstance(bins, (tuple, list))
+    if pair and len(bins) != 2:
         raise ValueError(f"bins must be an int, a pair (bins_x, bins_y) or None, got {bins!r}")
-    bins_x, bins_y = bins if isinstance(bins, tuple) else (bins, bins)
+    bins_x, bins_y = bins if pair else (bins, bins)
     vx, vy = _check_values(x, "x"), _check_values(y, "y")
     if vx.numel() != vy.numel():
         raise ValueError(
@@ -112,7 +120,17 @@ def mutual_information(
     ``x`` and ``y`` are integer tensors with the same number of elements (shapes may differ;
     both are flattened). ``bins`` is one count for both, a pair ``(bins_x, bins_y)``, or None
     for ``max + 1`` of each. Called on whole batches this pools all images' samples.
+
+    >>> x, y = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    >>> mutual_information(x, x) == entropy(x)  # I(X; X) = H(X)
+    True
+    >>> mutual_information(x, y)  # independent
+    0.0
+    >>> image = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)
+    >>> mutual_information(image, image // 16)  # the top 4 bits of 8 uniform ones
+    4.0
     """
+    miller_madow = _checks.boolean(miller_madow, "miller_madow")
     return float(_mutual_information_bits(_joint_counts(x, y, bins, 1)[0], miller_madow))
 
 
@@ -124,6 +142,10 @@ def per_image_mutual_information(
     Image i pairs ``x_batch[i]`` with ``y_batch[i]`` (same number of elements per image). The
     values equal :func:`mutual_information` called on each pair; the tensor stays on the
     batches' device.
+
+    >>> x, y = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    >>> per_image_mutual_information(torch.stack([x, x]), torch.stack([x, y])).tolist()
+    [1.0, 0.0]
     """
     for name, batch in (("x_batch", x_batch), ("y_batch", y_batch)):
         if not isinstance(batch, torch.Tensor):
@@ -135,5 +157,8 @@ def per_image_mutual_information(
             "x_batch and y_batch must hold the same number of images, "
             f"got {x_batch.shape[0]} and {y_batch.shape[0]}"
         )
+    miller_madow = _checks.boolean(miller_madow, "miller_madow")
+    if x_batch.shape[0] == 0:
+        raise ValueError("x_batch and y_batch hold no images; per-image mutual information needs at least one")
     joint = _joint_counts(x_batch, y_batch, bins, x_batch.shape[0])
     return _mutual_information_bits(joint, miller_madow)

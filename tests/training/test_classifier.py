@@ -1,22 +1,25 @@
-"""Tests for imgleak.classify: models, RICAP, the stratified split and training on the digits."""
+"""Tests for imgleak.training.classifier: the config, RICAP, the stratified split and training on the digits."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
+import math
 
 import pytest
 import torch
 from torch import nn
 
-from imgleak.classify import (
-    MODEL_NAMES,
-    SmallViT,
+from imgleak.images import LabelledImages, load_digits
+from imgleak.results import Result
+from imgleak.training.classifier import (
+    DEFAULT_LR,
+    ClassifierConfig,
     TrainingResult,
-    auto_patch_size,
-    build_model,
     ricap,
     split,
     train_classifier,
 )
-from imgleak.images import LabelledImages, load_digits
 
 TINY_VIT = {"dim": 32, "depth": 1, "heads": 2}
 
@@ -46,98 +49,93 @@ def tiny(digits_split) -> tuple[LabelledImages, LabelledImages]:
     )
 
 
-# ------------------------------------------------------------------------------------------ models
+# ------------------------------------------------------------------------------------------ config
+
+SETTINGS_KEYS = [
+    "model", "model_options", "epochs", "batch_size", "effective_batch_size", "steps_per_epoch", "optimizer",
+    "lr", "lr_schedule", "warmup_epochs", "warmup_steps", "grad_clip", "momentum", "weight_decay", "nesterov",
+    "ricap", "ricap_beta", "crop_padding", "flip", "input_size", "resize_mode", "image_shape", "num_classes",
+    "mean", "std", "eval_batch_size", "seed", "device", "num_threads", "n_train", "n_test",
+]
 
 
-@pytest.mark.parametrize("name", ["resnet18", "vit"])
-@pytest.mark.parametrize("channels, size", [(1, 8), (3, 16), (1, 28)])
-def test_build_model_output_shape(name: str, channels: int, size: int) -> None:
-    model = build_model(name, channels, 7, size).eval()
-    with torch.inference_mode():
-        out = model(torch.randn(2, channels, size, size))
-    assert out.shape == (2, 7)
+def _config(**changes) -> ClassifierConfig:
+    settings = dict(
+        model="vit", model_options=None, epochs=3, batch_size=32, lr=None, warmup_epochs=0.0, grad_clip=None,
+        momentum=0.9, weight_decay=5e-4, nesterov=True, ricap=False, ricap_beta=0.3, crop_padding=0, flip=False,
+        input_size=None, resize_mode="nearest", image_shape=[1, 8, 8], num_classes=10, eval_batch_size=512,
+        seed=0, device="cpu", num_threads=1, n_train=600, n_test=200,
+    )
+    return ClassifierConfig(**{**settings, **changes})
 
 
-def test_resnet18_has_small_input_stem() -> None:
-    model = build_model("resnet18", 1, 10, 28)
-    assert model.conv1.in_channels == 1
-    assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1) and model.conv1.padding == (1, 1)
-    assert isinstance(model.maxpool, nn.Identity)
-    assert model.fc.out_features == 10
-    imagenet_stem = build_model("resnet18", 3, 10, 64, small_stem=False)
-    assert imagenet_stem.conv1.kernel_size == (7, 7) and imagenet_stem.conv1.stride == (2, 2)
-    assert isinstance(imagenet_stem.maxpool, nn.MaxPool2d)
-    assert imagenet_stem(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+@pytest.mark.parametrize("n_train, batch_size, effective, steps", [
+    (600, 32, 32, 19),  # a last batch of 24 is kept
+    (129, 128, 128, 1),  # a last batch of one image is dropped
+    (100, 128, 100, 1),  # the batch is capped at the training set
+    (40, 16, 16, 3),  # 8 = half a batch: kept
+    (33, 16, 16, 2),  # 1 < a quarter of a batch: dropped
+])
+def test_config_derives_the_steps(n_train: int, batch_size: int, effective: int, steps: int) -> None:
+    config = _config(n_train=n_train, batch_size=batch_size)
+    assert (config.effective_batch_size, config.steps_per_epoch) == (effective, steps)
 
 
-def test_small_vit_structure() -> None:
-    model = build_model("vit", 3, 10, 32)
-    assert isinstance(model, SmallViT)
-    assert model.patch_size == 4  # 8x8 patches
-    assert model.pos_embed.shape == (1, 8 * 8 + 1, 96)
-    assert model.patch_embed.in_channels == 3
-    assert len(model.encoder.layers) == 4
-    custom = build_model("vit", 1, 5, (8, 16), patch_size=4, dim=64, depth=2, heads=4)
-    assert custom.pos_embed.shape == (1, 2 * 4 + 1, 64)
-    assert custom(torch.randn(3, 1, 8, 16)).shape == (3, 5)
+def test_config_learning_rate_schedule_closed_form() -> None:
+    cosine = _config(epochs=2).lr_factor()  # 38 steps, no warm-up
+    assert cosine(0) == 1.0 and cosine(38) == 0.0
+    assert cosine(19) == pytest.approx(0.5, abs=1e-15)
+    assert cosine(10) == 0.5 * (1 + math.cos(math.pi * 10 / 38))
+    warm = _config(warmup_epochs=1.0)  # 19 warm-up steps of 57
+    factor = warm.lr_factor()
+    assert warm.warmup_steps == 19
+    assert [factor(k) for k in (0, 9, 18)] == [1 / 20, 10 / 20, 19 / 20]
+    assert factor(19) == 1.0 and factor(57) == 0.0
+    assert _config(warmup_epochs=10.0).warmup_steps == 3 * 19 - 1  # at least one cosine step is left
 
 
-def test_vit_b_16_small_images() -> None:
-    model = build_model("vit_b_16", 1, 10, 32).eval()
-    assert model.conv_proj.in_channels == 1 and model.conv_proj.out_channels == 768
-    assert model.patch_size == 4 and model.image_size == 32
-    assert len(model.encoder.layers) == 12
-    with torch.inference_mode():
-        assert model(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+def test_config_resolves_defaults_and_is_frozen() -> None:
+    config = _config(model_options={"dim": 16}, input_size=(16, 12))
+    assert config.lr == DEFAULT_LR["vit"] and _config(model="vit_b_16").lr == DEFAULT_LR["vit_b_16"]
+    assert _config(model="Sequential").lr == 0.05
+    assert config.ricap_beta is None and _config(ricap=True).ricap_beta == 0.3
+    assert config.input_size == [16, 12] and config.model_options == {"dim": 16}
+    assert config.optimizer == "SGD" and config.mean is None
+    assert _config(num_threads=None).num_threads == torch.get_num_threads()  # the caller's count on a CPU
+    assert list(dataclasses.asdict(config)) == SETTINGS_KEYS
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0  # type: ignore[misc]
 
 
-def test_vit_b_16_pretrained_loads_and_adapts_weights(monkeypatch) -> None:
-    from torchvision.models import ViT_B_16_Weights
-    from torchvision.models.vision_transformer import VisionTransformer
-
-    torch.manual_seed(0)
-    reference = VisionTransformer(224, 16, 12, 12, 768, 3072)  # stands in for the ImageNet weights
-    state = reference.state_dict()
-    monkeypatch.setattr(ViT_B_16_Weights, "get_state_dict", lambda self, *args, **kwargs: state)
-    model = build_model("vit_b_16", 1, 10, 32, pretrained=True)
-    assert torch.equal(model.encoder.layers[5].mlp[0].weight, reference.encoder.layers[5].mlp[0].weight)
-    assert model.encoder.pos_embedding.shape == (1, 8 * 8 + 1, 768)  # interpolated to the 8x8 grid
-    assert model.heads.head.out_features == 10 and model.conv_proj.in_channels == 1
+def test_config_draws_a_seed_once() -> None:
+    config = _config(seed=None)
+    assert isinstance(config.seed, int) and 0 <= config.seed < 2**63
+    measured = config.with_statistics(torch.tensor([0.25]), torch.tensor([0.5]))
+    assert measured.seed == config.seed
+    assert (measured.mean, measured.std) == ([0.25], [0.5])
+    assert dataclasses.replace(measured, mean=None, std=None) == config
 
 
-def test_vit_b_16_pretrained_offline_says_what_is_missing(monkeypatch) -> None:
-    from urllib.error import URLError
-
-    from torchvision.models import ViT_B_16_Weights
-
-    def offline(self, *args, **kwargs):
-        raise URLError("no network")
-
-    monkeypatch.setattr(ViT_B_16_Weights, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match="vit_b_16-.*pth.*pretrained=False"):
-        build_model("vit_b_16", 3, 10, 224, pretrained=True)
-
-
-@pytest.mark.parametrize("size, patch", [(8, 2), (16, 2), (28, 4), (32, 4), (224, 28), (7, 1)])
-def test_auto_patch_size(size: int, patch: int) -> None:
-    assert auto_patch_size(size) == patch
-
-
-def test_build_model_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="resnet18, vit, vit_b_16"):
-        build_model("alexnet", 1, 10, 8)
-    with pytest.raises(ValueError, match="in_channels"):
-        build_model("resnet18", 0, 10, 8)
-    with pytest.raises(ValueError, match="patch_size"):
-        build_model("vit", 1, 10, 16, patch_size=3)
-    with pytest.raises(ValueError, match="patch size"):
-        auto_patch_size(29)
-    with pytest.raises(TypeError, match="only to the small 'vit'"):
-        build_model("resnet18", 1, 10, 8, dim=64)
-    with pytest.raises(TypeError, match="unknown option"):
-        build_model("vit", 1, 10, 8, width=64)
-    with pytest.raises(ValueError, match="pretrained"):
-        build_model("resnet18", 1, 10, 8, pretrained=True)
+@pytest.mark.parametrize("changes, error, message", [
+    ({"momentum": 0.0}, ValueError, "nesterov=True needs momentum > 0"),
+    ({"flip": "yes"}, TypeError, "flip must be True or False"),
+    ({"ricap": 1}, TypeError, "ricap must be True or False"),
+    ({"ricap": True, "ricap_beta": 0}, ValueError, "ricap_beta must be a positive"),
+    ({"crop_padding": -1}, ValueError, "crop_padding must be a non-negative int"),
+    ({"grad_clip": 0.0}, ValueError, "grad_clip must be a positive"),
+    ({"warmup_epochs": float("nan")}, ValueError, "warmup_epochs"),
+    ({"model_options": ["dim"]}, TypeError, "model_options must be a dict or None"),
+    ({"input_size": (8, 0)}, ValueError, "input_size must be a positive int"),
+    ({"resize_mode": "lanczos"}, ValueError, "resize_mode must be one of 'nearest'"),
+    ({"seed": 1.5}, TypeError, "seed must be an int"),
+    ({"num_threads": 0}, ValueError, "num_threads must be a positive int"),
+    ({"device": "tpu"}, ValueError, "device must be"),
+    ({"image_shape": [1, 8]}, ValueError, r"image_shape must be \[C, H, W\]"),
+    ({"eval_batch_size": 0}, ValueError, "eval_batch_size"),
+])
+def test_config_names_the_bad_setting(changes: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        _config(**changes)
 
 
 # ------------------------------------------------------------------------------------------ RICAP
@@ -272,7 +270,7 @@ def test_result_object_and_dataframe(tiny) -> None:
     train, test = tiny
     result = train_classifier(train, test, "vit", epochs=2, batch_size=64, model_options=TINY_VIT,
                               input_size=16, flip=True, seed=0, device="cpu", progress=True)
-    assert isinstance(result, TrainingResult)
+    assert isinstance(result, TrainingResult) and isinstance(result, Result)
     assert result.model == "vit" and result.num_classes == 10
     assert result.n_train == 200 and result.n_test == 100 and result.parameters > 0
     for curve in (result.train_loss, result.train_accuracy, result.test_loss, result.test_accuracy):
@@ -290,7 +288,14 @@ def test_result_object_and_dataframe(tiny) -> None:
     frame = result.to_dataframe()
     assert list(frame.columns) == ["model", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
     assert len(frame) == 2 and frame["epoch"].tolist() == [1, 2]
-    assert "network" not in result.to_dict()
+    record = result.to_dict()
+    assert "network" not in record and json.loads(json.dumps(record)) == record  # plain values only
+    assert list(result.settings) == SETTINGS_KEYS
+    assert result.settings["mean"] == pytest.approx([float(train.images.double().mean() / 255)], rel=1e-6)
+    assert result.settings["steps_per_epoch"] == 3  # 200 / 64: the last 8 images (< 64 / 4) wait for a reshuffle
+    # the record is the run's config: it builds the same config again
+    init = {f.name: result.settings[f.name] for f in dataclasses.fields(ClassifierConfig) if f.init}
+    assert dataclasses.asdict(ClassifierConfig(**init)) == result.settings
     assert result.evaluate(test) == pytest.approx(result.final_test_accuracy)
     assert result.evaluate((test.images, test.labels), batch_size=7) == pytest.approx(result.final_test_accuracy)
 
@@ -316,6 +321,8 @@ def test_num_threads_is_restored(tiny) -> None:
         torch.set_num_threads(1)
     with pytest.raises(ValueError, match="num_threads"):
         train_classifier(train, test, net, epochs=1, num_threads=0, device="cpu", progress=False)
+    default = train_classifier(train, test, net, epochs=1, device="cpu", progress=False)
+    assert default.settings["num_threads"] == torch.get_num_threads() == 1  # the module's one thread
 
 
 def test_training_rejects_bad_inputs(tiny) -> None:
@@ -351,7 +358,11 @@ def test_training_rejects_bad_inputs(tiny) -> None:
         train_classifier(train, test, input_size=16, resize_mode="lanczos", **fast)
     with pytest.raises(ValueError, match="device"):
         train_classifier(train, test, device="tpu", epochs=1, progress=False)
-
-
-def test_model_names_constant() -> None:
-    assert MODEL_NAMES == ("resnet18", "vit", "vit_b_16")
+    with pytest.raises(TypeError, match="flip must be True or False"):
+        train_classifier(train, test, flip="no", **fast)
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        train_classifier(train, test, epochs=1, device="cpu", progress="no")
+    with pytest.raises(TypeError, match="model must be a name"):
+        train_classifier(train, test, model=3, **fast)
+    with pytest.raises(ValueError, match="train needs at least 2 images"):
+        train_classifier((images[:1], labels[:1]), test, **fast)

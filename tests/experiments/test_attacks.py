@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
 import pytest
 import torch
 
-from imgleak import attack_experiments as ax
+from imgleak.experiments import attacks as ax
 from imgleak import metrics
 from imgleak.ciphers import keyspace
 from imgleak.images import DatasetUnavailableError
@@ -26,7 +27,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def keyed(data):
-    return ax.build_schemes(data, KEYED, Key.from_seed(1), progress=False)
+    return ax.build_schemes(data, KEYED, Key.from_seed(1), progress=False).schemes
 
 
 def paper_grid() -> ax.AttackGrid:
@@ -55,12 +56,12 @@ def test_stl10_offline_says_what_to_download(tmp_path):
 
 
 def test_keyed_schemes_decrypt_exactly(data, keyed):
-    for scheme in keyed.values():
+    for name, scheme in keyed.items():
+        assert scheme.label == ax.SCHEME_LABELS[name]
         for images, first in ((data.train, 0), (data.test, ax.TEST_OFFSET)):
             y = scheme.encrypt(images, first)
             assert y.dtype == torch.uint8 and y.shape == images.shape
-            kwargs = {} if scheme.name == "tanaka" else {"first_index": first}
-            assert torch.equal(scheme.cipher.decrypt(y, scheme.key, **kwargs), images), scheme.name
+            assert torch.equal(scheme.decrypt(y, first), images), name
 
 
 def test_different_keys_never_reuse_a_training_key(data, keyed):
@@ -148,17 +149,52 @@ def test_claims_check_on_the_papers_numbers():
     assert "ITN-Attack breaks all" in claims.iloc[3, 0]  # TN-model's ITN SSIM 0.314 is above 0.15
 
 
-def test_discussion_reports_differences_from_the_paper(data):
-    refs = pd.DataFrame({"ssim": [0.25, 0.3]}, index=["mid-grey image", "mean training image"])
-    text = ax.discussion(paper_grid(), 0.15, refs, data)
-    assert "within 0.15 of the paper's" in text and "not STL-10" in text
+REFS = pd.DataFrame({"ssim": [0.25, 0.3]}, index=["mid-grey image", "mean training image"])
+
+
+def test_findings_on_the_papers_own_numbers(data):
+    found = ax.findings(paper_grid(), 0.15, REFS, data)
+    assert [f.kind for f in found] == ["data", "table 1", "flat", "flat", "flat", "flat", "itn key mode",
+                                       "fr key mode", "threshold"]
+    assert dict(found[0].numbers) == {"train": 24, "test": 8, "photos": len(data.classes), "size": (32, 32)}
+    assert found[1].holds is True and found[1].numbers["far"] == ()
+    # below 0.25 + 0.03: ITN on pixel-wise same (0.1715, paper ×) and different keys (0.0425, paper ○)
+    itn_robust, itn_broken, gan_robust, gan_broken = found[2:6]
+    assert (itn_robust.numbers["schemes"], itn_robust.numbers["paper"], itn_robust.holds) == (
+        ("pixelwise_different",), "robust", True)
+    assert (itn_broken.numbers["schemes"], itn_broken.numbers["paper"], itn_broken.holds) == (
+        ("pixelwise_same",), "broken", False)
+    assert gan_robust.numbers["schemes"] == ("tn_gan", "tn_model")  # 0.0956, 0.0793: as the paper's ○
+    assert gan_broken.numbers["schemes"] == ("pixelwise_different", "pixelwise_same")  # 0.1527, 0.2688: its ×
+    assert gan_robust.numbers["attack"] == "gan" and gan_robust.numbers["epochs"] == (0,)
+    assert gan_robust.numbers["grey"] == 0.25 and gan_robust.numbers["margin"] == ax.GREY_MARGIN == 0.03
+    assert dict(found[6].numbers) == {"same": 0.1715, "different": 0.0425} and found[6].holds is True
+    assert found[7].numbers["ssim"] == 0.4628 and found[8].numbers["threshold"] == 0.15
+
+
+def test_findings_name_the_cells_far_from_table1(data):
     grid = paper_grid()
     grid.table.loc[(grid.table.scheme == "tanaka") & (grid.table.attack == "itn"), "ssim"] = 0.25
     grid.curves[("tanaka", "itn")] = [0.2, 0.25]
-    text = ax.discussion(grid, 0.15, refs, data)
-    assert "ITN-Attack on Tanaka's scheme: ours 0.25, paper 0.91" in text
-    assert "Pixel-wise, same key, Tanaka's scheme, which the paper breaks" in text
-    assert "Pixel-wise, different keys, as the paper's ○ predicts" in text
+    found = ax.findings(grid, 0.15, REFS, dataclasses.replace(data, name="stl10"))
+    assert found[0].kind == "table 1" and found[0].holds is False  # no data caveat on STL-10
+    assert found[0].numbers["far"] == (("tanaka", "itn", 0.25, 0.9147),)
+    broken = next(f for f in found if f.kind == "flat" and f.numbers["paper"] == "broken")
+    assert broken.numbers["schemes"] == ("pixelwise_same", "tanaka") and broken.numbers["epochs"] == (0, 2)
+    with pytest.raises(ValueError, match="threshold"):
+        ax.findings(grid, float("nan"), REFS, data)
+
+
+def test_findings_of_a_scheme_not_in_the_paper_claim_nothing(data):
+    grid = paper_grid()
+    extra = pd.DataFrame([{"scheme": "etc", "attack": "gan", "ssim": 0.2, "psnr": 0.0, "seconds": 0.0,
+                           "images_per_second": 0.0}])
+    grid.table = pd.concat([grid.table[grid.table.attack == "gan"], extra], ignore_index=True)
+    found = ax.findings(grid, 0.5, REFS, data)
+    assert [f.kind for f in found] == ["data", "table 1", "flat", "flat", "flat", "threshold"]
+    assert found[-2].numbers["schemes"] == ("etc",) and found[-2].holds is None
+    with pytest.raises(TypeError):
+        found[-2].numbers["schemes"] = ()  # findings are read-only
 
 
 def test_keyspace_table_values():
@@ -198,7 +234,7 @@ def test_paper_profile_settings_fit_the_attack_functions():
     from imgleak.attacks.gan import GAN_ARCHITECTURES, train_gan_attack
     from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, build_network, train_inverse_network
 
-    profile = yaml.safe_load((Path(__file__).parents[1] / "book/profiles/paper.yaml").read_text())
+    profile = yaml.safe_load((Path(__file__).parents[2] / "book/profiles/paper.yaml").read_text())
     settings = profile["chapters"]["ciphertext_only_attacks"]["attack_settings"]
     ax._settings(settings)  # keys are valid
     functions = {"itn": (train_inverse_network, ITN_ARCHITECTURES), "gan": (train_gan_attack, GAN_ARCHITECTURES)}
@@ -210,13 +246,12 @@ def test_paper_profile_settings_fit_the_attack_functions():
 
 
 def test_trained_networks_are_saved_without_overwriting(data, tmp_path):
-    from imgleak.ciphers.transform_nets import TransformNet
-
     tiny = {"epochs": 1, "base": 4, "depth": 2, "batch_size": 8}
     paths = []
     for _ in range(2):
         built = ax.build_schemes(data, ["tn_gan"], tn_gan=tiny, save_dir=tmp_path / "weights", progress=False)
-        paths.append(built["tn_gan"].training.settings["saved_to"])
+        paths.append(built.training["tn_gan"].settings["saved_to"])
     assert [p.rsplit("/", 1)[1] for p in paths] == ["tn_gan-seed0.pt", "tn_gan-seed0-2.pt"]
-    loaded = TransformNet.load(paths[0])
-    assert torch.equal(loaded.encrypt(data.test[:2]), built["tn_gan"].cipher.encrypt(data.test[:2]))
+    scheme = built.schemes["tn_gan"]
+    loaded = type(scheme.key).load(paths[0])  # loading the weights is how one gets the key
+    assert torch.equal(scheme.cipher.encrypt(data.test[:2], loaded), scheme.encrypt(data.test[:2]))

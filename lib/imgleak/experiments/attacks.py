@@ -11,8 +11,10 @@ module holds what the chapter ``notebooks/ciphertext_only_attacks.py`` orchestra
   test images that no attack (and no transformation network) saw;
 - :func:`reference_scores`: what a reconstruction must beat to have recovered anything — a flat
   mid-grey image, the mean training image, and the raw cipher image itself;
-- :func:`table1`, :func:`table2`: our SSIM table beside the paper's, and the robustness marks
-  derived from ours with an explicit threshold;
+- :func:`table1`, :func:`table2`: our SSIM table beside the paper's (its numbers are data:
+  :mod:`imgleak.experiments.paper_values`), and the robustness marks derived from ours with an
+  explicit threshold; :func:`claims_check` and :func:`findings`: the paper's claims checked
+  against this run, as data the chapter phrases;
 - :func:`keyspace_table`, :func:`keyspace_curves` and :func:`scheme_statistics`: key spaces, the
   image size where two schemes' key spaces cross, and NPCR / UACI / entropy / correlation.
 
@@ -36,15 +38,17 @@ import torch
 from tqdm import tqdm
 
 from imgleak import metrics
+from .. import _checks
 from imgleak.ciphers import keyspace
 from imgleak.attacks.datasets import CROP_SIZE, AttackData, halves, load_stl10, photo_crops
 from imgleak.attacks.feature_reconstruction import feature_reconstruction
 from imgleak.attacks.gan import train_gan_attack
 from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, AttackResult, reconstruct, train_inverse_network
-from imgleak.ciphers.blockwise import BlockwiseScramble
-from imgleak.ciphers.etc import EtCEncryption
-from imgleak.ciphers.pixelwise import PixelwiseEncryption
-from imgleak.ciphers.transform_nets import TransformTrainingResult, train_tn_gan, train_tn_model
+from imgleak import ciphers
+from imgleak.ciphers import KeyedCipher
+from imgleak.training.transform_nets import TransformTrainingResult, train_tn_gan, train_tn_model
+from imgleak.experiments import paper_values
+from imgleak.experiments.findings import Finding
 from imgleak.keys import Key
 
 SCHEME_LABELS: dict[str, str] = {
@@ -68,45 +72,19 @@ ATTACK_LABELS: dict[str, str] = {"fr": "FR-Attack", "itn": "ITN-Attack", "gan": 
 TEST_OFFSET = 1_000_000
 """Index of the first test image for per-image keys (training images are 0, 1, …)."""
 
-# Table 1 of the paper: mean SSIM of the reconstructions (STL-10 test images), exactly as printed.
-_PAPER_SSIM: dict[str, tuple[float, float, float]] = {
-    "pixelwise_same": (0.4646, 0.1715, 0.2688),
-    "pixelwise_different": (0.4628, 0.0425, 0.1527),
-    "tanaka": (0.1079, 0.9147, 0.7152),
-    "tn_model": (0.0263, 0.3142, 0.0793),
-    "tn_gan": (0.1093, 0.7369, 0.0956),
-}
-
-# Table 2 of the paper, the attack columns: True = robust (○), False = not robust (×).
-_PAPER_ROBUST: dict[str, tuple[bool, bool, bool]] = {
-    "pixelwise_same": (False, False, False),
-    "pixelwise_different": (False, True, False),
-    "tanaka": (True, False, False),
-    "tn_model": (True, True, True),
-    "tn_gan": (True, False, True),
-}
-
-# Table 2 of the paper, the other columns (not measured here): protected images usable for
-# model training / model testing, classification accuracy, computational cost.
-_PAPER_USE: dict[str, tuple[str, str, str, str]] = {
-    "pixelwise_same": ("○", "○", "High", "Low"),
-    "pixelwise_different": ("○", "○", "High", "Low"),
-    "tanaka": ("○", "○", "Low", "Low"),
-    "tn_model": ("×", "○", "High", "High"),
-    "tn_gan": ("○", "○", "High", "High"),
-}
-
-
 def paper_table1() -> pd.DataFrame:
     """The paper's Table 1 (mean SSIM, STL-10): one row per scheme, one column per attack."""
-    return pd.DataFrame.from_dict(_PAPER_SSIM, orient="index", columns=list(ATTACKS)).rename_axis("scheme")
+    return paper_values.table("attacks_ssim")
+
+
+def paper_robustness() -> pd.DataFrame:
+    """The attack columns of the paper's Table 2: True where it calls the scheme robust (○)."""
+    return paper_values.table("attacks_robustness")
 
 
 def paper_table2() -> pd.DataFrame:
     """The paper's Table 2: ○ (robust / available) or × per attack, and the usage columns."""
-    rows = {name: [_mark(r) for r in _PAPER_ROBUST[name]] + list(_PAPER_USE[name]) for name in _PAPER_ROBUST}
-    columns = list(ATTACKS) + ["model training", "model testing", "classification", "cost"]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("scheme")
+    return paper_robustness().map(_mark).join(paper_values.table("attacks_use"))
 
 
 DATASETS: tuple[str, ...] = ("photos", "stl10")
@@ -145,47 +123,24 @@ def _mark(robust: bool) -> str:
     return "○" if robust else "×"
 
 
-def _names(values: Sequence[str], allowed: Sequence[str], what: str) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"{what} must be a non-empty list of names from {list(allowed)}, got {values!r}")
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; choose from {list(allowed)}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{what} must not repeat a name, got {list(values)}")
-    return list(values)
-
-
 # ------------------------------------------------------------------------------------ schemes
 
 
 @dataclass
-class Scheme:
-    """One protection scheme ready to encrypt: a keyed cipher, or a trained transformation network.
+class BuiltSchemes:
+    """The chapter's schemes, each a registered cipher bound to its key (:class:`~imgleak.ciphers.KeyedCipher`,
+    labelled with the paper's row label), and how the transformation networks were trained."""
 
-    ``family`` picks the attack networks shaped for it (``"pixelwise"``, ``"blockwise"``,
-    ``"etc"``, ``"tn_model"``, ``"tn_gan"``); ``training`` holds how a transformation network
-    was trained (``None`` for keyed schemes).
-    """
+    schemes: dict[str, KeyedCipher]
+    training: dict[str, TransformTrainingResult] = field(default_factory=dict, repr=False)
 
-    name: str
-    cipher: Any
-    key: Key | None
-    family: str
-    training: TransformTrainingResult | None = field(default=None, repr=False)
 
-    @property
-    def label(self) -> str:
-        return SCHEME_LABELS[self.name]
-
-    def encrypt(self, images: torch.Tensor, first_index: int = 0) -> torch.Tensor:
-        """Encrypt uint8 images ``(N, C, H, W)``; image ``k`` of the batch is image ``first_index + k``
-        (this matters only for per-image keys)."""
-        if self.key is None:
-            return self.cipher.encrypt(images)
-        if isinstance(self.cipher, (PixelwiseEncryption, EtCEncryption)):
-            return self.cipher.encrypt(images, self.key, first_index=first_index)
-        return self.cipher.encrypt(images, self.key)
+_KEYED: dict[str, tuple[str, dict[str, Any]]] = {  # our scheme name -> (registered cipher, its settings)
+    "pixelwise_same": ("pixelwise", {"mode": "same"}),
+    "pixelwise_different": ("pixelwise", {"mode": "different"}),
+    "tanaka": ("tanaka", {}),
+    "etc": ("etc", {"mode": "same"}),
+}
 
 
 def build_schemes(
@@ -201,45 +156,49 @@ def build_schemes(
     device: str | torch.device = "auto",
     num_threads: int | None = None,
     progress: bool = True,
-) -> dict[str, Scheme]:
+) -> BuiltSchemes:
     """The schemes called ``names``, keyed from ``key`` (default ``Key.from_seed(seed)``).
 
     The TN-model is trained on the training images with their labels (photo crops: the source
     photo), checked on ``data.val`` when present; the TN-GAN on the training images (its
-    protected domain: pixel-wise encryption with different keys of a disjoint half).
-    ``tn_model`` / ``tn_gan``: extra arguments for :func:`~imgleak.ciphers.transform_nets.train_tn_model`
-    / :func:`~imgleak.ciphers.transform_nets.train_tn_gan`. With ``save_dir``, each trained
-    network is written there as ``<name>-seed<seed>.pt`` (:meth:`TransformNet.save`; an existing
-    file is never overwritten: ``-2``, ``-3``, … is appended) and the path kept in
-    ``training.settings["saved_to"]``.
+    protected domain: pixel-wise encryption with different keys of a disjoint half); the trained
+    network is their key. ``tn_model`` / ``tn_gan``: extra arguments for the training functions
+    (:mod:`imgleak.training`). With ``save_dir``, each trained network is written there as
+    ``<name>-seed<seed>.pt`` (an existing file is never overwritten: ``-2``, ``-3``, … is
+    appended) and the path kept in ``training[name].settings["saved_to"]``.
     """
-    names = _names(names, SCHEMES, "schemes")
+    names = _checks.names(names, "schemes", SCHEMES)
     key = Key.from_seed(seed) if key is None else key
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key or None, got {type(key).__name__}")
     common = {"seed": seed, "device": device, "num_threads": num_threads, "progress": progress}
-    schemes: dict[str, Scheme] = {}
+    built = BuiltSchemes({})
     for name in names:
-        sub = key.derive(f"attacks/{name}")
-        if name == "pixelwise_same":
-            schemes[name] = Scheme(name, PixelwiseEncryption("same"), sub, "pixelwise")
-        elif name == "pixelwise_different":
-            schemes[name] = Scheme(name, PixelwiseEncryption("different"), sub, "pixelwise")
-        elif name == "tanaka":
-            schemes[name] = Scheme(name, BlockwiseScramble(), sub, "blockwise")
-        elif name == "etc":
-            schemes[name] = Scheme(name, EtCEncryption(block=etc_block, mode="same"), sub, "etc")
-        elif name == "tn_model":
-            evaluation = {} if data.val is None else {"eval_images": data.val, "eval_labels": data.val_labels}
-            result = train_tn_model(data.train, data.train_labels, **{**evaluation, **common, **dict(tn_model or {})})
-            schemes[name] = Scheme(name, result.cipher, None, "tn_model", result)
-        else:  # tn_gan
-            result = train_tn_gan(data.train, **{**common, **dict(tn_gan or {})})
-            schemes[name] = Scheme(name, result.cipher, None, "tn_gan", result)
-        if save_dir is not None and schemes[name].training is not None:
+        if name in _KEYED:
+            cipher = _keyed_cipher(name, etc_block)
+            built.schemes[name] = KeyedCipher(cipher, key.derive(f"attacks/{name}"), SCHEME_LABELS[name])
+            continue
+        result = _train_transform(name, data, {**common, **dict((tn_model if name == "tn_model" else tn_gan) or {})})
+        built.schemes[name] = KeyedCipher(result.cipher, result.key, SCHEME_LABELS[name])
+        built.training[name] = result
+        if save_dir is not None:
             path = _free_path(Path(save_dir), f"{name}-seed{seed}")
-            schemes[name].training.settings["saved_to"] = str(schemes[name].cipher.save(path))
-    return schemes
+            result.settings["saved_to"] = str(result.key.save(path))
+    return built
+
+
+def _keyed_cipher(name: str, etc_block: int) -> ciphers.Cipher:
+    """The registered cipher behind one of our keyed scheme names."""
+    registered, params = _KEYED[name]
+    return ciphers.get(registered, **({**params, "block": etc_block} if name == "etc" else params))
+
+
+def _train_transform(name: str, data: AttackData, options: dict[str, Any]) -> TransformTrainingResult:
+    """Train the TN-model (with the training labels, checked on ``data.val``) or the TN-GAN."""
+    if name == "tn_gan":
+        return train_tn_gan(data.train, **options)
+    evaluation = {} if data.val is None else {"eval_images": data.val, "eval_labels": data.val_labels}
+    return train_tn_model(data.train, data.train_labels, **{**evaluation, **options})
 
 
 def _free_path(folder: Path, stem: str) -> Path:
@@ -252,7 +211,7 @@ def _free_path(folder: Path, stem: str) -> Path:
     return path
 
 
-def encrypt_splits(schemes: Mapping[str, Scheme], data: AttackData) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def encrypt_splits(schemes: Mapping[str, KeyedCipher], data: AttackData) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """``name -> (encrypted training images, encrypted test images)`` (test images from :data:`TEST_OFFSET`)."""
     return {name: (s.encrypt(data.train, 0), s.encrypt(data.test, TEST_OFFSET)) for name, s in schemes.items()}
 
@@ -303,7 +262,7 @@ def _scores(reconstructions: torch.Tensor, plain: torch.Tensor) -> tuple[float, 
 
 def run_attacks(
     data: AttackData,
-    schemes: Mapping[str, Scheme],
+    schemes: Mapping[str, KeyedCipher],
     attacks: Sequence[str] = ATTACKS,
     *,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
@@ -328,11 +287,11 @@ def run_attacks(
     ``pixelwise``, ``blockwise``, ``etc``, ``tn_model``, ``tn_gan``), which win over the former —
     e.g. ``{"itn": {"epochs": 4}, "itn/blockwise": {"epochs": 12}}``.
     """
-    attacks = _names(attacks, ATTACKS, "attacks")
+    attacks = _checks.names(attacks, "attacks", ATTACKS)
     settings = _settings(settings)
     if not schemes:
         raise ValueError("schemes must hold at least one scheme (see build_schemes)")
-    show = max(1, min(int(show), int(data.test.shape[0])))
+    show = max(1, min(_checks.non_negative_int(show, "show"), int(data.test.shape[0])))
     common = {"seed": seed, "device": device, "num_threads": num_threads, "progress": False}
     if "gan" in attacks:
         t1_rows, t2 = _gan_halves(data.train, seed, gan_fraction)
@@ -341,7 +300,7 @@ def run_attacks(
     bar = tqdm([(s, a) for s in schemes for a in attacks], desc="attacks", disable=not progress)
     for name, attack in bar:
         bar.set_postfix_str(f"{attack} on {name}")
-        family = schemes[name].family
+        family = schemes[name].cipher.name  # the registered name picks the attack networks shaped for it
         train_c, test_c = encrypted[name]
         start = time.perf_counter()
         speed = float("nan")
@@ -364,8 +323,8 @@ def run_attacks(
         rows.append({"scheme": name, "attack": attack, "ssim": ssim, "psnr": psnr, "seconds": seconds,
                      "images_per_second": speed})
     bar.close()
-    ciphers = {name: test_c[:show].cpu() for name, (_, test_c) in encrypted.items()}
-    return AttackGrid(pd.DataFrame(rows), recs, ciphers, data.test[:show].cpu(), curves, results)
+    shown = {name: test_c[:show].cpu() for name, (_, test_c) in encrypted.items()}
+    return AttackGrid(pd.DataFrame(rows), recs, shown, data.test[:show].cpu(), curves, results)
 
 
 _FAMILIES = tuple(ITN_ARCHITECTURES)  # the scheme families the attack networks are shaped for
@@ -442,8 +401,7 @@ def table1(grid: AttackGrid, cipher: pd.Series | None = None) -> pd.DataFrame:
 
 def robustness(grid: AttackGrid, threshold: float) -> pd.DataFrame:
     """True where the scheme resisted the attack: its reconstructions' mean SSIM is below ``threshold``."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    threshold = _checks.number(threshold, "threshold", allow_negative=True)
     ours = grid.table.pivot(index="scheme", columns="attack", values="ssim")
     order = [s for s in SCHEMES if s in ours.index]
     return ours.loc[order, [a for a in ATTACKS if a in ours.columns]] < threshold
@@ -453,7 +411,7 @@ def table2(grid: AttackGrid, threshold: float) -> pd.DataFrame:
     """Table 2's attack columns derived from our SSIM (○ robust if below ``threshold``, else ×) beside
     the paper's marks, with ``agree`` counting the matching cells of each scheme."""
     ours = robustness(grid, threshold)
-    paper = pd.DataFrame.from_dict(_PAPER_ROBUST, orient="index", columns=list(ATTACKS))
+    paper = paper_robustness()
     columns, agree = {}, pd.Series(0, index=ours.index)
     for attack in ours.columns:
         columns[(ATTACK_LABELS[attack], "ours")] = ours[attack].map(_mark)
@@ -461,7 +419,7 @@ def table2(grid: AttackGrid, threshold: float) -> pd.DataFrame:
         columns[(ATTACK_LABELS[attack], "paper")] = mine.map(lambda v: "" if pd.isna(v) else _mark(bool(v)))
         agree += (mine == ours[attack]).astype(int)
     table = pd.DataFrame(columns)
-    in_paper = ours.index.isin(list(_PAPER_ROBUST))
+    in_paper = ours.index.isin(list(paper.index))
     table[("agree", "")] = [f"{a}/{len(ours.columns)}" if p else "" for a, p in zip(agree, in_paper)]
     table.index = [SCHEME_LABELS[s] for s in ours.index]
     return table
@@ -488,7 +446,7 @@ def claims_check(grid: AttackGrid, threshold: float) -> pd.DataFrame:
         rows.append(("FR-Attack recovers pixel-wise images (SSIM clearly above Tanaka's)",
                      values(pixel + ["tanaka"], "fr"),
                      bool(min(ssim.loc[pixel, "fr"]) > ssim.loc["tanaka", "fr"] and broken.loc[pixel, "fr"].all())))
-    five = list(_PAPER_SSIM)
+    five = list(paper_table1().index)
     if have(five, ["fr"]):
         lowest = ssim.loc[five, "fr"].idxmin()
         rows.append(("TN-model has the lowest FR-Attack SSIM", f"lowest: {SCHEME_LABELS[lowest]}",
@@ -518,30 +476,27 @@ _YEAR_LOG2 = math.log2(1e12 * 365.25 * 24 * 3600)  # keys tried in a year at 10^
 
 
 def keyspace_table(shape: Sequence[int] = (3, 96, 96), etc_block: int = 16) -> pd.DataFrame:
-    """log2 of each scheme's key space for one image of ``shape`` ``(C, H, W)``.
+    """log2 of each scheme's key space for one image of ``shape`` ``(C, H, W)``, from its cipher.
 
-    Columns: the formula, ``log2 keys``, whether it grows with the image, ``log10 years`` to try
-    every key at 10^12 keys per second, and ``effective bits`` — the smaller of the formula and
-    :data:`MASTER_KEY_BITS` (our keys are expanded from a 256-bit key; the papers count the
-    expanded key as if drawn uniformly).
+    Columns: the cipher's description, ``log2 keys`` (its ``key_space_log2``), whether it grows
+    with the image, ``log10 years`` to try every key at 10^12 keys per second, and ``effective
+    bits`` — the smaller of the two and :data:`MASTER_KEY_BITS` (our keys are expanded from a
+    256-bit key; the papers count the expanded key as if drawn uniformly). The transformation
+    networks have no enumerable key (0 bits: their weights are the secret).
     """
-    c, h, w = (int(s) for s in shape[-3:])
-    pixels = h * w
-    etc = EtCEncryption(block=etc_block)
-    rows = [
-        ("pixelwise_same", "2^{Cn} · (C!)^n, n = H·W pixels", keyspace.pixelwise_log2(pixels, c), True),
-        ("pixelwise_different", "one such key per image", keyspace.pixelwise_log2(pixels, c), True),
-        ("tanaka", "D! · 2^D, D = 2·16·C nibbles", keyspace.tanaka_log2(4, c), False),
-        ("tn_model", "no key (the network's weights are the secret)", 0.0, False),
-        ("tn_gan", "no key (the network's weights are the secret)", 0.0, False),
-        ("etc", f"m! · (8·2·C!)^m, m = {etc.n_blocks((c, h, w))} blocks of {etc_block}²",
-         etc.key_space_log2((c, h, w)), True),
-    ]
-    table = pd.DataFrame(rows, columns=["scheme", "formula", "log2 keys", "grows with the image"])
+    c, h, w = keyspace.check_shape(shape)[-3:]
+    schemes = {**{name: _keyed_cipher(name, etc_block) for name in _KEYED},
+               "tn_model": ciphers.get("tn_model"), "tn_gan": ciphers.get("tn_gan")}
+    rows = []
+    for name in ("pixelwise_same", "pixelwise_different", "tanaka", "tn_model", "tn_gan", "etc"):
+        cipher = schemes[name]
+        bits = cipher.key_space_log2((c, h, w))
+        grows = bits > 0 and cipher.key_space_log2((c, 2 * h, 2 * w)) > bits
+        rows.append((SCHEME_LABELS[name], cipher.describe(), bits, grows))
+    table = pd.DataFrame(rows, columns=["scheme", "cipher", "log2 keys", "grows with the image"])
     keyed = table["log2 keys"] > 0
     table["log10 years at 10^12 keys/s"] = np.where(keyed, (table["log2 keys"] - _YEAR_LOG2) * math.log10(2), np.nan)
     table["effective bits"] = np.where(keyed, np.minimum(table["log2 keys"], MASTER_KEY_BITS), 0.0)
-    table["scheme"] = table["scheme"].map(SCHEME_LABELS)
     return table.set_index("scheme")
 
 
@@ -595,69 +550,69 @@ def scheme_statistics(plain: torch.Tensor, encrypted: Mapping[str, torch.Tensor]
     return pd.DataFrame(rows).set_index("scheme")
 
 
-# ------------------------------------------------------------------------------------ discussion
+# ------------------------------------------------------------------------------------ findings
+
+TABLE1_TOLERANCE = 0.15
+"""A cell of our Table 1 farther than this from the paper's is a ``"table 1"`` finding."""
+
+GREY_MARGIN = 0.03
+"""A trained attack must beat the mid-grey guess's SSIM by this much, or it is a ``"flat"`` finding."""
 
 
-def _labels(names: Sequence[str]) -> str:
-    return ", ".join(SCHEME_LABELS[n] for n in names)
+def findings(grid: AttackGrid, threshold: float, references: pd.DataFrame, data: AttackData) -> list[Finding]:
+    """This run beside the paper, as :class:`~imgleak.experiments.findings.Finding` s for the chapter to phrase.
 
+    In this order (``numbers`` in brackets; schemes and attacks by name):
 
-def discussion(grid: AttackGrid, threshold: float, references: pd.DataFrame, data: AttackData) -> str:
-    """A Markdown paragraph list comparing this run with the paper, written from the numbers.
-
-    It names every cell of Table 1 where ours differs from the paper's by more than 0.15, lists
-    where a trained attack did not beat a flat mid-grey guess by 0.03 — as the paper predicts
-    (its ○), or where the paper breaks the scheme (then the training was too short to conclude:
-    that is not robustness) — and compares same-key with different-key ITN-Attacks.
+    - ``"data"``, only off STL-10 [``train``, ``test``: image counts; ``size``: (H, W); ``photos``];
+    - ``"table 1"`` [``tolerance``; ``far``: the cells ``(scheme, attack, ours, paper)`` farther than
+      :data:`TABLE1_TOLERANCE` from the paper's]; holds when there is none;
+    - ``"flat"``, per trained attack and verdict of the paper [``attack``; ``schemes`` whose
+      reconstructions did not beat the mid-grey guess (SSIM ``grey``, from ``references``) by
+      ``margin``; ``epochs``: the epoch counts of that attack's flat runs; ``paper``: ``"robust"``
+      (holds: the paper's ○), ``"broken"`` (does not hold: at this budget, too short to conclude)
+      or ``None`` (scheme not in the paper; holds is ``None``)];
+    - ``"itn key mode"`` [``same``, ``different``: ITN-Attack on pixel-wise encryption]; holds
+      when same > different, as in the paper;
+    - ``"fr key mode"`` [``ssim``: FR-Attack on pixel-wise encryption with different keys];
+    - ``"threshold"`` [``threshold``: the one the marks of :func:`table2` use].
     """
+    threshold = _checks.number(threshold, "threshold", allow_negative=True)
     ssim = grid.table.pivot(index="scheme", columns="attack", values="ssim")
     grey = float(references.loc["mid-grey image", "ssim"])
-    notes = []
-    if data.name != "stl10":
-        size = "×".join(str(int(s)) for s in data.test.shape[-2:])
-        notes.append(f"Our data are {data.train.shape[0]} training and {data.test.shape[0]} test crops of {size} pixels "
-                     f"from {len(data.classes)} photos, not STL-10, so no number here should match the paper's to the "
-                     "digit; what can match is the ordering of schemes and attacks.")
-    far = []
-    for name in ssim.index:
-        for attack in ssim.columns:
-            paper = _PAPER_SSIM.get(name, (None,) * 3)[ATTACKS.index(attack)]
-            if paper is not None and abs(ssim.loc[name, attack] - paper) > 0.15:
-                far.append(f"{ATTACK_LABELS[attack]} on {SCHEME_LABELS[name]}: ours {ssim.loc[name, attack]:.2f}, "
-                           f"paper {paper:.2f}")
-    if far:
-        notes.append("Differences from Table 1 larger than 0.15: " + "; ".join(far) + ".")
-    else:
-        notes.append("Every cell of Table 1 that we ran is within 0.15 of the paper's.")
+    out = [] if data.name == "stl10" else [Finding("data", {
+        "train": data.train.shape[0], "test": data.test.shape[0], "photos": len(data.classes),
+        "size": tuple(int(s) for s in data.test.shape[-2:])})]
+    out.append(_table1_finding(ssim))
     for attack in ("itn", "gan"):
-        if attack not in ssim.columns:
-            continue
-        flat = [n for n in ssim.index if ssim.loc[n, attack] < grey + 0.03]
-        marks = {n: _PAPER_ROBUST[n][ATTACKS.index(attack)] for n in flat if n in _PAPER_ROBUST}
-        expected = [n for n in flat if marks.get(n) is True]  # the paper calls the scheme robust to it
-        unexpected = [n for n in flat if marks.get(n) is False]  # the paper breaks it
-        ours_only = [n for n in flat if n not in marks]
-        epochs = "/".join(map(str, sorted({len(grid.curves.get((n, attack), [])) for n in flat})))
-        did_not = f"did not beat the mid-grey guess ({grey:.2f}) by 0.03 after {epochs} epoch(s)"
-        if expected:
-            notes.append(f"{ATTACK_LABELS[attack]} {did_not} on {_labels(expected)}, as the paper's ○ predicts.")
-        if unexpected:
-            paper_epochs = "100 epochs on 2,500 + 2,500 images" if attack == "gan" else "70–300 epochs on 5,000 pairs"
-            notes.append(
-                f"{ATTACK_LABELS[attack]} {did_not} on {_labels(unexpected)}, which the paper breaks "
-                f"({paper_epochs}): at this budget that says the training was too short to conclude, not that "
-                "these schemes resist it.")
-        if ours_only:
-            notes.append(f"{ATTACK_LABELS[attack]} {did_not} on {_labels(ours_only)} (not in the paper).")
-    if "itn" in ssim.columns and {"pixelwise_same", "pixelwise_different"} <= set(ssim.index):
-        same, diff = ssim.loc["pixelwise_same", "itn"], ssim.loc["pixelwise_different", "itn"]
-        verdict = "as the paper finds" if same > diff else "unlike the paper"
-        notes.append(f"ITN-Attack on pixel-wise encryption: same key {same:.2f}, different keys {diff:.2f} — {verdict}: "
-                     "one key per image leaves the per-position network nothing consistent to invert.")
+        if attack in ssim.columns:
+            out += _flat_findings(grid, ssim[attack], attack, grey)
+    pixel = ["pixelwise_same", "pixelwise_different"]
+    if "itn" in ssim.columns and set(pixel) <= set(ssim.index):
+        same, different = (float(ssim.loc[s, "itn"]) for s in pixel)
+        out.append(Finding("itn key mode", {"same": same, "different": different}, holds=same > different))
     if "fr" in ssim.columns and "pixelwise_different" in ssim.index:
-        notes.append(f"FR-Attack needs no training and no key; on pixel-wise encryption it reaches "
-                     f"{ssim.loc['pixelwise_different', 'fr']:.2f} whatever the key mode, which is why the paper calls "
-                     "pixel-wise encryption non-robust to it even with different keys.")
-    notes.append(f"The marks of Table 2 use the threshold {threshold:.3f}; move it (parameter `threshold`) and "
-                 "the marks move with it: the SSIM values above are the measurement, the marks an interpretation.")
-    return "\n".join(f"- {n}" for n in notes)
+        out.append(Finding("fr key mode", {"ssim": float(ssim.loc["pixelwise_different", "fr"])}))
+    out.append(Finding("threshold", {"threshold": threshold}))
+    return out
+
+
+def _table1_finding(ssim: pd.DataFrame) -> Finding:
+    """The cells of our SSIM table farther than :data:`TABLE1_TOLERANCE` from the paper's Table 1."""
+    paper = paper_table1()
+    far = tuple((name, attack, float(ssim.loc[name, attack]), float(paper.loc[name, attack]))
+                for name in ssim.index for attack in ssim.columns
+                if name in paper.index and abs(ssim.loc[name, attack] - paper.loc[name, attack]) > TABLE1_TOLERANCE)
+    return Finding("table 1", {"tolerance": TABLE1_TOLERANCE, "far": far}, holds=not far)
+
+
+def _flat_findings(grid: AttackGrid, ssim: pd.Series, attack: str, grey: float) -> list[Finding]:
+    """The schemes ``attack`` did not beat the grey guess on, grouped by the paper's verdict."""
+    flat = [name for name in ssim.index if ssim[name] < grey + GREY_MARGIN]
+    robust = paper_robustness()[attack]
+    verdict = {name: ("robust" if bool(robust[name]) else "broken") if name in robust.index else None for name in flat}
+    epochs = tuple(sorted({len(grid.curves.get((name, attack), [])) for name in flat}))
+    holds = {"robust": True, "broken": False, None: None}
+    return [Finding("flat", {"attack": attack, "schemes": tuple(n for n in flat if verdict[n] == paper), "grey": grey,
+                             "margin": GREY_MARGIN, "epochs": epochs, "paper": paper}, holds=holds[paper])
+            for paper in ("robust", "broken", None) if paper in verdict.values()]

@@ -8,15 +8,16 @@ module holds everything the chapter ``notebooks/information_and_rvt.py`` orchest
 - :func:`load_dataset`: scikit-learn's digits (optionally up-scaled with nearest neighbours to
   ``digits_size``, 28 by default: MNIST's size, which the paper's RVT constants were made for)
   or MNIST / Fashion-MNIST / CIFAR-10 from a data folder, split into train and test;
-- :class:`Variant`: "plain", an RVT key (faithful or invertible, one strength) or a random
-  permutation (per image, as in the paper, or one fixed permutation), with its gather maps and
-  :func:`encrypt_dataset`;
+- variants (:class:`~imgleak.ciphers.KeyedCipher`: a registered cipher and its key): "plain", an
+  RVT key (faithful or invertible, one strength) or a random permutation (per image, as in the
+  paper, or one fixed permutation); their gather maps (:func:`pixel_maps`) and :func:`encrypt_dataset`;
 - :func:`swap_experiment`: the numerical check of Theorem 3.1 over many random two-pixel swaps,
   measured twice: with the library and with a pair-by-pair evaluation of the definition;
 - :func:`information_loss_rates`, :func:`accuracy_grid`, :func:`accuracy_loss_rates`,
   :func:`loss_rate_correlation`: the rates and the correlation of the paper's last experiment;
-- :data:`PAPER_ACCURACY` and :func:`compare_with_paper`: the official README's accuracies
-  beside ours.
+- :func:`paper_accuracy` (:mod:`imgleak.experiments.paper_values`), :func:`compare_with_paper`
+  and :func:`discrepancies`: the official README's accuracies beside ours, and where we differ,
+  as data the chapter phrases.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ import torch
 from tqdm import tqdm
 
 from imgleak import information
-from imgleak.ciphers.permutation import RandomPermutation
-from imgleak.ciphers.rvt import PRESETS, MapStats, RandomVortex, VortexKey, map_statistics
-from imgleak.classify import MODEL_NAMES, TrainingResult, split, train_classifier
+from .. import _checks
+from imgleak.ciphers import Identity, KeyedCipher, PixelMover, RandomPermutation, RandomVortex
+from imgleak.ciphers.rvt import PRESETS, MapStats, VortexKey, map_statistics
+from imgleak.nets.classifiers import MODEL_NAMES
 from imgleak.images import LabelledImages, load_digits, load_torchvision
+from imgleak.experiments import paper_values
+from imgleak.experiments.findings import Finding
 from imgleak.keys import Key
 from imgleak.tensors import as_image_batch
+from imgleak.training.classifier import TrainingResult, split, train_classifier
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 """The names :func:`load_dataset` accepts (digits ship with scikit-learn; the others need a data folder)."""
@@ -53,39 +58,12 @@ PAPER_DATASET: dict[str, str] = {
 PAPER_MODEL: dict[str, str] = {"resnet18": "ResNet-18", "vit": "ViT-B/16", "vit_b_16": "ViT-B/16"}
 """Which of the paper's models each of ours is compared with (the small ``vit`` stands in for ViT-B/16)."""
 
-# (data set, model, plain, RVT, permutation): best test accuracy in %, from the README of the
-# authors' repository CaoXiaokai/Random_Vortex_Transformation.
-_PAPER_ROWS: tuple[tuple[str, str, float, float, float], ...] = (
-    ("MNIST", "ResNet-18", 99.20, 98.89, 28.99),
-    ("MNIST", "ViT-B/16", 99.47, 99.15, 31.84),
-    ("Fashion-MNIST", "ResNet-18", 94.12, 92.85, 40.10),
-    ("Fashion-MNIST", "ViT-B/16", 94.95, 92.61, 56.19),
-    ("CIFAR-10", "ResNet-18", 92.80, 87.56, 42.80),
-    ("CIFAR-10", "ViT-B/16", 98.50, 92.04, 50.03),
-)
-
-
 def paper_accuracy() -> "pd.DataFrame":  # noqa: F821
     """The paper's test accuracies (%, best epoch; official README): one row per data set and model."""
-    import pandas as pd
-
-    return pd.DataFrame(_PAPER_ROWS, columns=["dataset", "model", PLAIN, RVT, PERMUTATION])
-
-
-PAPER_ACCURACY = _PAPER_ROWS
-"""The raw rows behind :func:`paper_accuracy`: ``(data set, model, plain, RVT, permutation)`` in %."""
+    return paper_values.table("rvt_accuracy")
 
 
 # ------------------------------------------------------------------------------------------ data
-
-
-def _positive_int(value: Any, name: str, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        kind = "a positive int or None" if allow_none else "a positive int"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    return int(value)
 
 
 def resize_nearest(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -96,8 +74,8 @@ def resize_nearest(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor
     """
     batch, single = as_image_batch(x, "x")
     height, width = (size, size) if isinstance(size, (int, np.integer)) and not isinstance(size, bool) else tuple(size)
-    _positive_int(height, "size")
-    _positive_int(width, "size")
+    _checks.positive_int(height, "size")
+    _checks.positive_int(width, "size")
     rows = torch.arange(int(height), device=batch.device) * batch.shape[2] // int(height)
     cols = torch.arange(int(width), device=batch.device) * batch.shape[3] // int(width)
     out = batch[:, :, rows][:, :, :, cols].contiguous()
@@ -106,7 +84,7 @@ def resize_nearest(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor
 
 def subset(data: LabelledImages, count: int | None, seed: int = 0) -> LabelledImages:
     """``count`` images drawn at random (seeded) from ``data``, in their original order (``None``: all)."""
-    count = _positive_int(count, "count", allow_none=True)
+    count = _checks.optional_positive_int(count, "count")
     if count is None or count >= len(data):
         return data
     generator = torch.Generator().manual_seed(int(seed))
@@ -129,14 +107,13 @@ def load_dataset(
 
     ``digits``: scikit-learn's 1,797 8×8 digits, up-scaled to ``digits_size`` × ``digits_size``
     with :func:`resize_nearest` (``None`` keeps 8×8, on which RVT barely moves anything), split
-    with :func:`imgleak.classify.split` (stratified, ``test_fraction``, ``seed``). Others: the
+    with :func:`imgleak.training.classifier.split` (stratified, ``test_fraction``, ``seed``). Others: the
     official train and test sets from ``data_root`` (:func:`imgleak.images.load_torchvision`; raises
     :class:`~imgleak.images.DatasetUnavailableError` when missing and ``download`` is off).
     ``train_size`` / ``test_size`` keep seeded random subsets (``None``: everything).
     """
-    if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")
-    digits_size = _positive_int(digits_size, "digits_size", allow_none=True)
+    _checks.choice(name, "dataset", DATASETS)
+    digits_size = _checks.optional_positive_int(digits_size, "digits_size")
     if name == "digits":
         digits = load_digits()
         if digits_size is not None and digits_size != digits.images.shape[-1]:
@@ -161,71 +138,28 @@ def preset_strength(strength: float | str) -> float:
     return float(strength)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """One version of a data set: plain, RVT-encrypted or pixel-permuted.
-
-    ``label`` names it in tables; ``scheme`` is ``"plain"``, ``"rvt"`` or ``"permutation"``;
-    ``cipher`` the :class:`~imgleak.ciphers.rvt.RandomVortex` or
-    :class:`~imgleak.ciphers.permutation.RandomPermutation` (``None`` for plain) and ``key`` its
-    key. ``strength`` is the RVT swirl factor s (``None`` otherwise).
-    """
-
-    label: str
-    scheme: str
-    cipher: RandomVortex | RandomPermutation | None = None
-    key: Key | VortexKey | None = None
-    strength: float | None = None
-
-    @property
-    def mode(self) -> str | None:
-        """The RVT mode (``"faithful"``/``"invertible"``), ``"per image"``/``"fixed"`` for permutations."""
-        if isinstance(self.cipher, RandomVortex):
-            return self.cipher.mode
-        if isinstance(self.cipher, RandomPermutation):
-            return "per image" if self.cipher.per_image else "fixed"
-        return None
-
-    def with_mode(self, mode: str) -> "Variant":
-        """The same RVT key applied in another mode (``"faithful"`` or ``"invertible"``)."""
-        if not isinstance(self.cipher, RandomVortex):
-            raise ValueError(f"only RVT variants have a mode; {self.label!r} is {self.scheme}")
-        return replace(self, cipher=replace(self.cipher, mode=mode))
-
-    def gather_maps(self, n_images: int, shape: Sequence[int], first_index: int = 0) -> torch.Tensor:
-        """Flat gather maps (CPU int64): ``(H*W,)`` shared by all images, or ``(n_images, H*W)``."""
-        height, width = (int(s) for s in shape[-2:])
-        if self.cipher is None:
-            return torch.arange(height * width)
-        if isinstance(self.cipher, RandomVortex):
-            return self.cipher.coordinate_map(self.key, (height, width))
-        return self.cipher.permutations(self.key, n_images, height * width, first_index)
-
-    def statistics(self, shape: Sequence[int]) -> MapStats:
-        """Moved / never-read pixels and mean displacement of the map (first image's for per-image permutations)."""
-        index = self.gather_maps(1, shape)
-        return map_statistics(index.reshape(-1), shape)
-
-    def encrypt(self, x: torch.Tensor, first_index: int = 0, chunk: int = 4096) -> torch.Tensor:
-        """The images ``x`` (uint8 ``(N, C, H, W)``) in this variant, ``chunk`` images at a time.
-
-        ``first_index`` is the data-set index of ``x[0]`` (per-image permutations draw image i's
-        permutation from the key and i).
-        """
-        batch, single = as_image_batch(x, "x")
-        if self.cipher is None:
-            out = batch.clone()
-        elif isinstance(self.cipher, RandomPermutation):
-            out = torch.cat([self.cipher.encrypt(batch[s:s + chunk], self.key, first_index=first_index + s)
-                             for s in range(0, batch.shape[0], chunk)]) if batch.shape[0] else batch.clone()
-        else:
-            out = self.cipher.encrypt(batch, self.key)
-        return out.squeeze(0) if single else out
+def rvt_in_mode(variant: KeyedCipher, mode: str) -> KeyedCipher:
+    """The same RVT key applied in another mode (``"faithful"`` or ``"invertible"``), same label."""
+    if variant.cipher.name != "rvt":
+        raise ValueError(f"only RVT variants have a mode; {variant.label!r} is {variant.cipher.describe()}")
+    return replace(variant, cipher=replace(variant.cipher, mode=mode))
 
 
-def plain_variant() -> Variant:
-    """The images as they are."""
-    return Variant(PLAIN, "plain")
+def pixel_maps(variant: KeyedCipher, n_images: int, shape: Sequence[int], first_index: int = 0) -> torch.Tensor:
+    """Flat gather maps (CPU int64) of a pixel-moving variant: ``(H*W,)`` shared by all images, or ``(n_images, H*W)``."""
+    if not isinstance(variant.cipher, PixelMover):
+        raise ValueError(f"{variant.label!r} ({variant.cipher.describe()}) does not only move pixels: it has no gather map")
+    return variant.cipher.pixel_maps(variant.key, shape, n_images, first_index)
+
+
+def map_stats(variant: KeyedCipher, shape: Sequence[int]) -> MapStats:
+    """Moved / never-read pixels and mean displacement of a variant's map (the first image's for per-image maps)."""
+    return map_statistics(pixel_maps(variant, 1, shape).reshape(-1), shape)
+
+
+def plain_variant() -> KeyedCipher:
+    """The images as they are (the identity scheme)."""
+    return KeyedCipher(Identity(), None, PLAIN)
 
 
 def rvt_variant(
@@ -235,22 +169,20 @@ def rvt_variant(
     *,
     n_vortices: int | None = None,
     label: str | None = None,
-) -> Variant:
+) -> KeyedCipher:
     """RVT with the vortices drawn from ``key`` (or a given :class:`VortexKey`) at ``strength``.
 
     The same ``key`` at another numeric strength gives the same centres, radii and random
     functions with every swirl angle scaled: a sweep over strength changes only how far pixels
     turn. ``label`` defaults to ``"RVT s=<s>"``.
     """
-    cipher = RandomVortex(mode, strength, n_vortices)
-    s = preset_strength(strength)
-    return Variant(label or f"RVT s={s:g}", "rvt", cipher, key, s)
+    return KeyedCipher(RandomVortex(mode, strength, n_vortices), key, label or f"RVT s={preset_strength(strength):g}")
 
 
-def permutation_variant(key: Key, per_image: bool = True, label: str | None = None) -> Variant:
+def permutation_variant(key: Key, per_image: bool = True, label: str | None = None) -> KeyedCipher:
     """Random pixel permutation: a fresh one for every image (the paper's baseline) or one fixed key."""
-    return Variant(label or (PERMUTATION if per_image else FIXED_PERMUTATION), "permutation",
-                   RandomPermutation(per_image), key.derive("permutation-baseline"))
+    return KeyedCipher(RandomPermutation(per_image), key.derive("permutation-baseline"),
+                       label or (PERMUTATION if per_image else FIXED_PERMUTATION))
 
 
 def standard_variants(
@@ -260,8 +192,8 @@ def standard_variants(
     sweep_strengths: Iterable[float] = (),
     mode: str = "faithful",
     fixed_permutation: bool = False,
-    main_rvt: Variant | None = None,
-) -> list[Variant]:
+    main_rvt: KeyedCipher | None = None,
+) -> list[KeyedCipher]:
     """The chapter's variants: plain, RVT (label ``"RVT"``), per-image permutation, then the sweep.
 
     Sweep keys (``"RVT s=<s>"``) share the main key's vortices (same count as the main strength's
@@ -271,14 +203,14 @@ def standard_variants(
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
-    if main_rvt is not None and (not isinstance(main_rvt, Variant) or main_rvt.label != RVT):
-        raise ValueError(f"main_rvt must be a Variant labelled {RVT!r}, got {main_rvt!r}")
+    if main_rvt is not None and (not isinstance(main_rvt, KeyedCipher) or main_rvt.label != RVT):
+        raise ValueError(f"main_rvt must be a KeyedCipher labelled {RVT!r}, got {main_rvt!r}")
     main = main_rvt or rvt_variant(key, rvt_strength, mode, label=RVT)
     count = PRESETS[rvt_strength].n_vortices if isinstance(rvt_strength, str) else None
     variants = [plain_variant(), main, permutation_variant(key)]
     if fixed_permutation:
         variants.append(permutation_variant(key, per_image=False))
-    seen = {main.strength}
+    seen = {None if main_rvt is not None else preset_strength(rvt_strength)}  # the paper's keys have no strength
     for s in sweep_strengths:
         s = preset_strength(s)
         if s not in seen:
@@ -296,12 +228,12 @@ _REFERENCE_SETS: dict[str, tuple[str, float, int, bool]] = {
 }
 
 
-def reference_variants(path: str | os.PathLike, dataset: str, mode: str = "faithful") -> list[Variant]:
+def reference_variants(path: str | os.PathLike, dataset: str, mode: str = "faithful") -> list[KeyedCipher]:
     """The paper's own RVT keys from ``rvt_params.json`` (the authors' ``.mat`` files converted).
 
     The data set's key is labelled ``"RVT"``; for MNIST (and the digits that stand in for it) the
-    three extra "sensitivity" keys follow as ``"RVT sensitivity1"``... Their ``strength`` is
-    ``None`` (the keys are stored as angles, not as a strength).
+    three extra "sensitivity" keys follow as ``"RVT sensitivity1"``... (the keys are stored as
+    angles, not as a strength).
     """
     import json
 
@@ -321,27 +253,16 @@ def reference_variants(path: str | os.PathLike, dataset: str, mode: str = "faith
             raise ValueError(f"{str(path)!r} has no key set {set_name!r}")
         key = VortexKey.from_reference(sets[set_name], divisor, n_vortices=count, transposed=transposed)
         label = RVT if i == 0 else f"RVT {set_name.rsplit('_', 1)[-1]}"
-        variants.append(Variant(label, "rvt", RandomVortex(mode), key, None))
+        variants.append(KeyedCipher(RandomVortex(mode), key, label))
     return variants
 
 
-def encrypt_dataset(data: LabelledImages, variant: Variant, first_index: int = 0) -> LabelledImages:
+def encrypt_dataset(data: LabelledImages, variant: KeyedCipher, first_index: int = 0) -> LabelledImages:
     """``data`` with its images in ``variant`` (labels and classes kept; name suffixed)."""
-    if not isinstance(variant, Variant):
-        raise TypeError(f"variant must be a Variant, got {type(variant).__name__}")
+    if not isinstance(variant, KeyedCipher):
+        raise TypeError(f"variant must be a KeyedCipher (a cipher and its key), got {type(variant).__name__}")
     return LabelledImages(f"{data.name} [{variant.label}]", variant.encrypt(data.images, first_index),
                           data.labels, data.classes)
-
-
-def displacement_field(index: torch.Tensor, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """``(d_row, d_col)`` arrays ``(H, W)``: where each output pixel reads from, relative to itself."""
-    height, width = (int(s) for s in shape[-2:])
-    index = torch.as_tensor(index).reshape(-1).cpu().numpy()
-    if index.size != height * width:
-        raise ValueError(f"index has {index.size} entries, expected {height * width} for a {height}x{width} image")
-    target = np.arange(height * width)
-    return ((index // width - target // width).reshape(height, width).astype(float),
-            (index % width - target % width).reshape(height, width).astype(float))
 
 
 # ------------------------------------------------------------------------------------------ measure
@@ -357,13 +278,13 @@ def _measure(measure: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def information_loss_rates(
-    images: torch.Tensor, variants: Sequence[Variant], measure: Mapping[str, Any] | None = None,
+    images: torch.Tensor, variants: Sequence[KeyedCipher], measure: Mapping[str, Any] | None = None,
     first_index: int = 0,
 ) -> "pd.DataFrame":  # noqa: F821
     """Mean information loss rate ΔM / M(I) of each variant over ``images`` (all-black images skipped).
 
-    One row per variant: ``variant, scheme, mode, strength, info_loss_rate, info_loss_sd, moved,
-    never_read, mean_displacement`` (map statistics on one image).
+    One row per variant: ``variant, scheme`` (registered name), ``description``, ``info_loss_rate,
+    info_loss_sd, moved, never_read, mean_displacement`` (map statistics on one image).
     """
     import pandas as pd
 
@@ -371,12 +292,12 @@ def information_loss_rates(
     params = _measure(measure)
     rows = []
     for variant in variants:
-        index = variant.gather_maps(batch.shape[0], batch.shape, first_index)
+        index = pixel_maps(variant, batch.shape[0], batch.shape, first_index)
         rates = information.information_loss_rate(batch, index, **params).double()
         rates = rates[~torch.isnan(rates)]
-        stats = variant.statistics(batch.shape)
+        stats = map_stats(variant, batch.shape)
         rows.append({
-            "variant": variant.label, "scheme": variant.scheme, "mode": variant.mode, "strength": variant.strength,
+            "variant": variant.label, "scheme": variant.cipher.name, "description": variant.cipher.describe(),
             "info_loss_rate": float(rates.mean()), "info_loss_sd": float(rates.std()) if rates.numel() > 1 else 0.0,
             "moved": stats.moved, "never_read": stats.never_read, "mean_displacement": stats.mean_displacement,
         })
@@ -539,8 +460,8 @@ def swap_experiment(
     :func:`reference_information`.
     """
     batch, _ = as_image_batch(images, "images")
-    n_swaps = _positive_int(n_swaps, "n_swaps")
-    chunk = _positive_int(chunk, "chunk")
+    n_swaps = _checks.positive_int(n_swaps, "n_swaps")
+    chunk = _checks.positive_int(chunk, "chunk")
     params = _measure(measure)
     n, _, height, width = batch.shape
     p = height * width
@@ -580,7 +501,7 @@ class AccuracyGrid:
 def accuracy_grid(
     train: LabelledImages,
     test: LabelledImages,
-    variants: Sequence[Variant],
+    variants: Sequence[KeyedCipher],
     models: Sequence[str],
     *,
     model_settings: Mapping[str, Mapping[str, Any]] | None = None,
@@ -591,7 +512,7 @@ def accuracy_grid(
 
     Train images are encrypted with data-set indices ``0..N-1`` and test images with ``N..``
     (fresh per-image permutations). ``train_options`` go to
-    :func:`imgleak.classify.train_classifier` for every run; ``model_settings[model]`` overrides
+    :func:`imgleak.training.classifier.train_classifier` for every run; ``model_settings[model]`` overrides
     them for one model (e.g. ``{"vit": {"warmup_epochs": 1}}``; settings for models not in
     ``models`` are ignored). The table has ``model, variant,
     scheme, mode, strength, best_accuracy, final_accuracy, best_epoch, epochs, seconds`` with
@@ -599,8 +520,7 @@ def accuracy_grid(
     """
     import pandas as pd
 
-    if isinstance(models, str) or not models:
-        raise ValueError(f"models must be a non-empty list of model names, got {models!r}")
+    models = _checks.names(models, "models", MODEL_NAMES)
     if not variants:
         raise ValueError("variants must not be empty")
     settings = {k: dict(v) for k, v in (model_settings or {}).items()}
@@ -618,8 +538,8 @@ def accuracy_grid(
             result = train_classifier(encrypted_train, encrypted_test, model, **options)
             results[(model, variant.label)] = result
             rows.append({
-                "model": model, "variant": variant.label, "scheme": variant.scheme, "mode": variant.mode,
-                "strength": variant.strength, "best_accuracy": result.best_test_accuracy,
+                "model": model, "variant": variant.label, "scheme": variant.cipher.name,
+                "description": variant.cipher.describe(), "best_accuracy": result.best_test_accuracy,
                 "final_accuracy": result.final_test_accuracy, "best_epoch": result.best_epoch,
                 "epochs": len(result.test_accuracy), "seconds": result.seconds,
             })
@@ -679,8 +599,7 @@ def compare_with_paper(grid_table: "pd.DataFrame", dataset: str, accuracy: str =
     permutation, paper plain, paper RVT, paper permutation, RVT drop, paper RVT drop,
     permutation drop, paper permutation drop`` (drops in points).
     """
-    if dataset not in PAPER_DATASET:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    _checks.choice(dataset, "dataset", DATASETS)
     columns = [PLAIN, RVT, PERMUTATION]
     ours = (grid_table[grid_table["variant"].isin(columns)]
             .pivot_table(index="model", columns="variant", values=accuracy, sort=False) * 100)
@@ -698,56 +617,65 @@ def compare_with_paper(grid_table: "pd.DataFrame", dataset: str, accuracy: str =
     return out
 
 
-def discrepancy_notes(
+def discrepancies(
     comparison: "pd.DataFrame", rates: "pd.DataFrame", points: "pd.DataFrame", correlation: "pd.DataFrame",  # noqa: F821
     n_test: int | None = None,
-) -> list[str]:
-    """Markdown bullet lines stating, with our numbers, where we differ from the paper.
+) -> list[Finding]:
+    """Where this run differs from the paper, as :class:`~imgleak.experiments.findings.Finding` s for the chapter to phrase.
 
-    Per model: our RVT and permutation drops against the paper's; with ``n_test`` (test images)
-    the binomial standard error of one accuracy; the information loss rates of RVT and the
-    per-image permutation; the correlation over all models for each selection of variants in
-    ``correlation``; and, when the grid has a fixed permutation, its accuracy loss rate against
-    the per-image one at the same information loss rate.
+    In this order (``numbers`` in brackets; accuracies and drops in points):
+
+    - ``"accuracy"``, per row of ``comparison`` [``model``, ``paper_model``; ``plain``,
+      ``rvt_drop``, ``permutation_drop`` and the paper's ``paper_plain``, ``paper_rvt_drop``,
+      ``paper_permutation_drop``];
+    - ``"noise"``, with ``n_test`` test images [``n_test``; ``se_min``, ``se_max``: the binomial
+      standard error of one accuracy at our plain accuracies; ``noise`` = 2√2 × ``se_max``: a
+      difference between two variants below it is within noise];
+    - ``"information loss"``, when ``rates`` has RVT and the per-image permutation [``rvt``,
+      ``permutation``: mean information loss rates; ``ratio`` = permutation / rvt]; holds when RVT
+      loses less, as the paper finds;
+    - ``"correlation"``, per selection of variants in ``correlation``: its first row [``variants``,
+      ``points``, ``n``, ``pearson_r``, ``pearson_p``, ``spearman_rho``, ``spearman_p``];
+    - ``"fixed permutation"``, per model with both permutations in ``points`` [``model``;
+      ``fixed``, ``per_image``: accuracy loss rates; ``fixed_info``, ``per_image_info``:
+      information loss rates].
     """
-    lines = [
-        f"- **{row['model']}** (paper: {row['paper model']}): RVT costs {row[f'{RVT} drop']:.1f} points here, "
-        f"{row[f'paper {RVT} drop']:.2f} in the paper; the per-image permutation {row[f'{PERMUTATION} drop']:.1f} "
-        f"here, {row[f'paper {PERMUTATION} drop']:.1f} in the paper (plain: {row[PLAIN]:.1f} % here, "
-        f"{row[f'paper {PLAIN}']:.2f} % in the paper)."
-        for _, row in comparison.iterrows()
-    ]
+    n_test = _checks.optional_positive_int(n_test, "n_test")
+    out = [Finding("accuracy", {
+        "model": row["model"], "paper_model": row["paper model"], "plain": row[PLAIN], "paper_plain": row[f"paper {PLAIN}"],
+        "rvt_drop": row[f"{RVT} drop"], "paper_rvt_drop": row[f"paper {RVT} drop"],
+        "permutation_drop": row[f"{PERMUTATION} drop"], "paper_permutation_drop": row[f"paper {PERMUTATION} drop"],
+    }) for _, row in comparison.iterrows()]
     if n_test:
         errors = [math.sqrt(p * (1 - p) / n_test) * 100 for p in comparison[PLAIN] / 100]
-        lines.append(f"- With {n_test} test images one accuracy has a standard error of {min(errors):.1f}–"
-                     f"{max(errors):.1f} points at our plain accuracies: differences between two variants "
-                     f"smaller than about {2 * math.sqrt(2) * max(errors):.1f} points are within noise.")
+        out.append(Finding("noise", {"n_test": n_test, "se_min": min(errors), "se_max": max(errors),
+                                     "noise": 2 * math.sqrt(2) * max(errors)}))
     by_variant = rates.set_index("variant")["info_loss_rate"]
     if RVT in by_variant and PERMUTATION in by_variant:
-        lines.append(f"- Information loss rate: RVT {by_variant[RVT]:.3f}, per-image permutation "
-                     f"{by_variant[PERMUTATION]:.3f} ({by_variant[PERMUTATION] / by_variant[RVT]:.2f} times as much).")
-    for _, first in correlation.groupby("variants", sort=False).head(1).iterrows():
-        lines.append(f"- Correlation of information and accuracy loss rates, {first['variants']}, over "
-                     f"{int(first['n'])} points ({first['points']}): Pearson r = {first['pearson_r']:.2f} "
-                     f"(p = {first['pearson_p']:.2g}), Spearman ρ = {first['spearman_rho']:.2f} "
-                     f"(p = {first['spearman_p']:.2g}).")
+        rvt, permutation = by_variant[RVT], by_variant[PERMUTATION]
+        out.append(Finding("information loss", {"rvt": rvt, "permutation": permutation, "ratio": permutation / rvt},
+                           holds=bool(rvt < permutation)))
+    columns = ["variants", "points", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
+    out += [Finding("correlation", {**{c: first[c] for c in columns}, "n": int(first["n"])})
+            for _, first in correlation.groupby("variants", sort=False).head(1).iterrows()]
+    return out + _fixed_permutation_findings(points)
+
+
+def _fixed_permutation_findings(points: "pd.DataFrame") -> list[Finding]:  # noqa: F821
+    """Per model: accuracy and information loss rates of the fixed and of the per-image permutation."""
     fixed = points[points["variant"] == FIXED_PERMUTATION].set_index("model")
     per_image = points[points["variant"] == PERMUTATION].set_index("model")
-    for model in fixed.index.intersection(per_image.index):
-        loss = fixed.at[model, "accuracy_loss_rate"]
-        effect = f"loses {loss:.1%} of" if loss >= 0 else f"gains {-loss:.1%} over"
-        lines.append(
-            f"- {model}: the fixed permutation {effect} the plain accuracy, the per-image one loses "
-            f"{per_image.at[model, 'accuracy_loss_rate']:.1%}, at information loss rates "
-            f"{fixed.at[model, 'info_loss_rate']:.3f} and {per_image.at[model, 'info_loss_rate']:.3f}.")
-    return lines
+    return [Finding("fixed permutation", {
+        "model": model, "fixed": fixed.at[model, "accuracy_loss_rate"], "per_image": per_image.at[model, "accuracy_loss_rate"],
+        "fixed_info": fixed.at[model, "info_loss_rate"], "per_image_info": per_image.at[model, "info_loss_rate"],
+    }) for model in fixed.index.intersection(per_image.index)]
 
 
 __all__ = [
-    "DATASETS", "FIXED_PERMUTATION", "PAPER_ACCURACY", "PAPER_DATASET", "PAPER_MODEL", "PERMUTATION", "PLAIN", "RVT",
-    "AccuracyGrid", "SwapCheck", "Variant", "accuracy_grid", "accuracy_loss_rates", "compare_with_paper", "discrepancy_notes",
-    "displacement_field", "encrypt_dataset", "information_loss_rates", "load_dataset", "loss_rate_correlation",
-    "loss_rate_points", "paper_accuracy", "permutation_variant", "plain_variant", "preset_strength",
-    "reference_information", "reference_variants", "resize_nearest", "rvt_variant", "standard_variants", "subset", "swap_experiment",
+    "DATASETS", "FIXED_PERMUTATION", "PAPER_DATASET", "PAPER_MODEL", "PERMUTATION", "PLAIN", "RVT",
+    "AccuracyGrid", "SwapCheck", "accuracy_grid", "accuracy_loss_rates", "compare_with_paper", "discrepancies",
+    "encrypt_dataset", "information_loss_rates", "load_dataset", "loss_rate_correlation",
+    "loss_rate_points", "map_stats", "paper_accuracy", "permutation_variant", "pixel_maps", "plain_variant", "preset_strength",
+    "reference_information", "reference_variants", "resize_nearest", "rvt_in_mode", "rvt_variant", "standard_variants", "subset", "swap_experiment",
     "swap_maps",
 ]

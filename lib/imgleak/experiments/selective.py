@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .. import _checks
 from imgleak.ciphers.selective import SelectiveEncryption
 from imgleak.images import extract_patches, patch_positions
 from imgleak.keys import Key
@@ -66,6 +67,7 @@ def histogram_mi(images: Sequence[torch.Tensor], levels: Sequence[int], key: Key
 
 def uniform_images(count: int, shape: tuple[int, int, int], seed: int) -> list[torch.Tensor]:
     """``count`` images of independent uniform 8-bit noise: the reference that meets the bound."""
+    count, seed = _checks.non_negative_int(count, "count"), _checks.integer(seed, "seed")
     generator = torch.Generator().manual_seed(seed)
     return [torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator) for _ in range(count)]
 

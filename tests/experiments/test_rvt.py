@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from imgleak import information
-from imgleak import rvt_experiments as rx
-from imgleak.ciphers.permutation import RandomPermutation
+from imgleak.experiments import rvt as rx
+from imgleak.ciphers import KeyedCipher, PixelwiseEncryption, RandomPermutation
 from imgleak.ciphers.rvt import RandomVortex
 from imgleak.images import DatasetUnavailableError, LabelledImages
 from imgleak.keys import Key
@@ -89,9 +89,9 @@ def test_standard_variants_labels_and_order():
     key = Key.from_seed(1)
     variants = rx.standard_variants(key, sweep_strengths=[0.05, 0.8, 2], fixed_permutation=True)
     assert [v.label for v in variants] == ["plain", "RVT", "permutation", "fixed permutation", "RVT s=0.05", "RVT s=2"]
-    assert [v.scheme for v in variants] == ["plain", "rvt", "permutation", "permutation", "rvt", "rvt"]
-    assert variants[1].strength == pytest.approx(0.8) and variants[1].mode == "faithful"
-    assert variants[2].mode == "per image" and variants[3].mode == "fixed"
+    assert [v.cipher.name for v in variants] == ["identity", "rvt", "permutation", "permutation", "rvt", "rvt"]
+    assert variants[1].cipher == RandomVortex("faithful", "mnist")
+    assert variants[2].cipher.per_image_keys and not variants[3].cipher.per_image_keys
     # the sweep shares the main key's vortices: same centres and radii, swirl scaled
     main = variants[1].cipher.vortex_key(variants[1].key, (28, 28))
     swept = variants[5].cipher.vortex_key(variants[5].key, (28, 28))
@@ -111,13 +111,16 @@ def test_variants_encrypt_like_their_ciphers():
     assert torch.equal(plain.encrypt(x), x)
     assert torch.equal(rvt.encrypt(x), RandomVortex("invertible").encrypt(x, key))
     # per-image permutations: chunked encryption and first_index give the same images
-    assert torch.equal(perm.encrypt(x, 7, chunk=2), RandomPermutation().encrypt(x, perm.key, 7))
+    assert torch.equal(perm.encrypt(x, 7, chunk=2), RandomPermutation().encrypt(x, perm.key, first_index=7))
     assert torch.equal(perm.encrypt(x[3], 10), perm.encrypt(x, 7)[3])
-    maps = perm.gather_maps(5, x.shape, 7)
-    assert maps.shape == (5, 144) and rvt.gather_maps(5, x.shape).shape == (144,)
-    assert torch.equal(rvt.with_mode("faithful").encrypt(x), RandomVortex("faithful").encrypt(x, key))
+    maps = rx.pixel_maps(perm, 5, x.shape, 7)
+    assert maps.shape == (5, 144) and rx.pixel_maps(rvt, 5, x.shape).shape == (144,)
+    assert torch.equal(maps[0], RandomPermutation().permutations(perm.key, 1, 144, first_index=7)[0])
+    assert torch.equal(rx.rvt_in_mode(rvt, "faithful").encrypt(x), RandomVortex("faithful").encrypt(x, key))
     with pytest.raises(ValueError, match="only RVT"):
-        perm.with_mode("faithful")
+        rx.rvt_in_mode(perm, "faithful")
+    with pytest.raises(ValueError, match="no gather map"):
+        rx.pixel_maps(KeyedCipher(PixelwiseEncryption(), key), 1, x.shape)
 
 
 def test_encrypt_dataset_keeps_labels():
@@ -125,19 +128,8 @@ def test_encrypt_dataset_keeps_labels():
     out = rx.encrypt_dataset(data, rx.permutation_variant(Key.from_seed(0)), first_index=3)
     assert torch.equal(out.labels, data.labels) and out.classes == data.classes
     assert out.name == "toy [permutation]" and not torch.equal(out.images, data.images)
-    with pytest.raises(TypeError, match="Variant"):
+    with pytest.raises(TypeError, match="KeyedCipher"):
         rx.encrypt_dataset(data, "plain")
-
-
-def test_displacement_field():
-    d_row, d_col = rx.displacement_field(torch.arange(12), (3, 4))
-    assert not d_row.any() and not d_col.any()
-    index = torch.arange(12)
-    index[0], index[5] = 5, 0  # (0,0) reads (1,1) and back
-    d_row, d_col = rx.displacement_field(index, (3, 4))
-    assert (d_row[0, 0], d_col[0, 0], d_row[1, 1], d_col[1, 1]) == (1, 1, -1, -1)
-    with pytest.raises(ValueError, match="entries"):
-        rx.displacement_field(torch.arange(5), (3, 4))
 
 
 # ------------------------------------------------------------------------------------------ measure
@@ -218,6 +210,10 @@ def test_accuracy_grid_trains_every_model_on_every_variant():
         rx.accuracy_grid(train, test, variants, "vit")
     with pytest.raises(ValueError, match="unknown model"):
         rx.accuracy_grid(train, test, variants, ["vit"], model_settings={"lenet": {}})
+    with pytest.raises(ValueError, match="unknown models"):  # before any training
+        rx.accuracy_grid(train, test, variants, ["vit", "lenet"])
+    with pytest.raises(ValueError, match="repeat"):
+        rx.accuracy_grid(train, test, variants, ["vit", "vit"])
 
 
 def _grid_table() -> pd.DataFrame:
@@ -275,7 +271,7 @@ def test_compare_with_paper_labels_the_paper_columns():
         rx.compare_with_paper(_grid_table(), "svhn")
 
 
-def test_discrepancy_notes_state_our_and_the_papers_numbers():
+def test_discrepancies_state_our_and_the_papers_numbers():
     extra = pd.DataFrame([("vit", "fixed permutation", 0.7), ("resnet18", "fixed permutation", 0.945)],
                          columns=["model", "variant", "best_accuracy"])
     table = pd.concat([_grid_table(), extra])
@@ -285,15 +281,29 @@ def test_discrepancy_notes_state_our_and_the_papers_numbers():
     points = rx.loss_rate_points(table, rates)
     correlation = pd.concat([rx.loss_rate_correlation(points),
                              rx.loss_rate_correlation(points[points["variant"] != "RVT s=0.05"], "some")])
-    notes = rx.discrepancy_notes(rx.compare_with_paper(table, "mnist"), rates, points, correlation, n_test=400)
-    text = "\n".join(notes)
-    assert all(line.startswith("- ") for line in notes)
-    assert "RVT costs 9.0 points here, 0.31 in the paper" in text
-    assert "1.60 times as much" in text
-    assert "all variants, over 8 points (all models)" in text and "some, over 6 points" in text
-    assert "fixed permutation gains 5.0% over the plain accuracy" in text
-    assert "standard error of 1.5–2.0 points" in text  # sqrt(0.9 * 0.1 / 400), sqrt(0.8 * 0.2 / 400)
-    assert "fixed permutation loses 12.5% of the plain accuracy" in text
+    comparison = rx.compare_with_paper(table, "mnist")
+    found = rx.discrepancies(comparison, rates, points, correlation, n_test=400)
+    assert [f.kind for f in found] == ["accuracy", "accuracy", "noise", "information loss", "correlation",
+                                       "correlation", "fixed permutation", "fixed permutation"]
+    resnet = found[0].numbers
+    assert (resnet["model"], resnet["paper_model"], resnet["paper_plain"]) == ("resnet18", "ResNet-18", 99.20)
+    assert resnet["plain"] == pytest.approx(90.0) and resnet["rvt_drop"] == pytest.approx(9.0)
+    assert resnet["paper_rvt_drop"] == pytest.approx(0.31) and resnet["permutation_drop"] == pytest.approx(60.0)
+    assert resnet["paper_permutation_drop"] == pytest.approx(99.20 - 28.99)
+    noise = found[2].numbers
+    assert noise["n_test"] == 400 and noise["se_min"] == pytest.approx(1.5)  # sqrt(0.9 * 0.1 / 400) * 100
+    assert noise["se_max"] == pytest.approx(2.0) and noise["noise"] == pytest.approx(4 * math.sqrt(2))
+    assert dict(found[3].numbers) == {"rvt": 0.5, "permutation": 0.8, "ratio": 0.8 / 0.5} and found[3].holds is True
+    first, some = found[4].numbers, found[5].numbers
+    assert (first["variants"], first["points"], first["n"], some["variants"], some["n"]) == (
+        "all variants", "all models", 8, "some", 6)
+    assert first["pearson_r"] == correlation.iloc[0]["pearson_r"] and found[4].holds is None
+    vit, resnet = found[6].numbers, found[7].numbers
+    assert vit["model"] == "vit" and vit["fixed"] == pytest.approx(0.125) and vit["per_image"] == pytest.approx(0.5)
+    assert resnet["fixed"] == pytest.approx(-0.05) and resnet["per_image_info"] == 0.8  # it gains 5 %
+    assert "noise" not in [f.kind for f in rx.discrepancies(comparison, rates, points, correlation)]
+    with pytest.raises(ValueError, match="n_test"):
+        rx.discrepancies(comparison, rates, points, correlation, n_test=0)
 
 
 # ------------------------------------------------------------------------------------------ paper keys
@@ -307,7 +317,7 @@ def test_reference_variants_read_the_converted_key_file(tmp_path):
     path.write_text(json.dumps({"source": "test", "sets": sets}))
     variants = rx.reference_variants(path, "digits", "invertible")
     assert [v.label for v in variants] == ["RVT", "RVT sensitivity1", "RVT sensitivity2", "RVT sensitivity3"]
-    assert variants[0].key.vortices[0].swirl == (0.1, 0.2, 0.3, 0.4) and variants[0].mode == "invertible"
+    assert variants[0].key.vortices[0].swirl == (0.1, 0.2, 0.3, 0.4) and variants[0].cipher.mode == "invertible"
     x = _random_images((2, 1, 12, 12))
     assert torch.equal(variants[0].encrypt(x), RandomVortex("invertible").encrypt(x, variants[0].key))
     with pytest.raises(ValueError, match="no key set"):
@@ -325,4 +335,4 @@ def test_preset_strength():
     assert rx.preset_strength(2) == 2.0
     with pytest.raises(ValueError, match="strength"):
         rx.preset_strength("imagenet")
-    assert np.isclose(rx.rvt_variant(Key.from_seed(0), "cifar").strength, 0.1)
+    assert rx.rvt_variant(Key.from_seed(0), "cifar").label == "RVT s=0.1"

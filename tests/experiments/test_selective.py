@@ -11,7 +11,7 @@ import torch
 from imgleak.ciphers import SelectiveEncryption
 from imgleak.images import extract_patches, patch_positions
 from imgleak.keys import Key
-from imgleak.mi import selective_leakage as sl
+from imgleak.experiments import selective as sl
 from imgleak.mi.encoders import load_encoder
 from imgleak.mi.histogram import entropy
 
@@ -47,6 +47,14 @@ def test_levels_are_checked() -> None:
         sl.histogram_mi(images(1), [9], KEY)
     with pytest.raises(ValueError, match="non-empty"):
         sl.histogram_mi(images(1), [], KEY)
+
+
+def test_uniform_images_checks_its_arguments() -> None:
+    assert sl.uniform_images(0, (1, 2, 2), seed=0) == []
+    with pytest.raises(ValueError, match="count must be a non-negative int"):
+        sl.uniform_images(-1, (1, 2, 2), seed=0)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        sl.uniform_images(1, (1, 2, 2), seed=1.7)
 
 
 def test_level_patches_are_colocated_pairs(device: torch.device) -> None:
