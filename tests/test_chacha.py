@@ -120,3 +120,16 @@ def test_first_block_starts_the_stream_later(device):
     assert torch.equal(chacha20_keystream(key, 100, device=device, first_block=2), full[128:228])
     with pytest.raises(ValueError, match="first_block must be a non-negative int"):
         chacha20_keystream(key, 10, first_block=-1)
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    ((np.zeros(8), torch.tensor([0]), torch.zeros(3, dtype=torch.int64)), TypeError, "key_words must be an integer torch.Tensor"),
+    ((torch.zeros(8), torch.tensor([0]), torch.zeros(3, dtype=torch.int64)), TypeError, "key_words must be an integer torch.Tensor of 32-bit words, got a torch.float32 tensor"),
+    ((torch.zeros(7, dtype=torch.int64), torch.tensor([0]), torch.zeros(3, dtype=torch.int64)), ValueError, "key_words must hold 8 words, got 7"),
+    ((torch.zeros(8, dtype=torch.int64), torch.tensor([0.5]), torch.zeros(3, dtype=torch.int64)), TypeError, "counters must be an integer torch.Tensor"),
+    ((torch.zeros(8, dtype=torch.int64), 0, torch.zeros(3, dtype=torch.int64)), TypeError, "counters must be an integer torch.Tensor"),
+    ((torch.zeros(8, dtype=torch.int64), torch.tensor([0]), torch.zeros(4, dtype=torch.int64)), ValueError, "nonce_words must hold 3 words, got 4"),
+])
+def test_block_function_refuses_words_that_are_not_integer_tensors(args, error, message):
+    with pytest.raises(error, match=message):
+        chacha20_block(*args)

@@ -709,6 +709,10 @@ class TestPatchPositions:
         with pytest.raises(ValueError, match=f"{arg} must be a positive int"):
             patch_positions(sizes["height"], sizes["width"], 2, 3, seed=0)
 
+    def test_seed_beyond_64_bits_is_refused_by_name(self):
+        with pytest.raises(ValueError, match="seed must fit in 64 bits"):
+            patch_positions(10, 10, 2, 3, seed=2**64)
+
     def test_numpy_integers_accepted_everywhere(self):
         as_numpy = patch_positions(np.int64(30), np.int32(20), np.int64(4), np.int16(5), seed=np.int64(9))
         assert torch.equal(as_numpy, patch_positions(30, 20, 4, 5, seed=9))
@@ -826,13 +830,18 @@ class TestExtractPatches:
         "positions", [torch.tensor([[1.7, 2.2]]), [[1.5, 2]], np.array([[1.0, 2.0]]), torch.tensor([[True, False]])]
     )
     def test_non_integer_positions_are_refused_not_truncated(self, positions):
-        with pytest.raises(TypeError, match="positions must hold integers"):
+        with pytest.raises(TypeError, match=r"positions must hold integers \(row, col\), got dtype torch\.(float|bool)"):
             extract_patches(_random_image((3, 10, 10)), positions, 2)
 
     @pytest.mark.parametrize("positions", [None, "ab", [[1, "a"]]])
     def test_positions_that_are_not_numbers_raise_type_error(self, positions):
         with pytest.raises(TypeError, match="positions must"):
             extract_patches(_random_image((3, 10, 10)), positions, 2)
+
+    @pytest.mark.parametrize("size", [11, 10**30])
+    def test_patch_larger_than_the_image_is_refused_even_without_positions(self, size):
+        with pytest.raises(ValueError, match=f"patch size {size} does not fit in an image of 10x12"):
+            extract_patches(_random_image((3, 10, 12)), torch.zeros(0, 2, dtype=torch.int64), size)
 
     @pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
     def test_numpy_integer_positions_and_size_accepted(self, dtype):

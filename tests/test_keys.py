@@ -492,3 +492,24 @@ class TestTorchGenerator:
     def test_non_key_raises(self, key):
         with pytest.raises(TypeError):
             torch_generator(key)
+
+
+class TestStreamLimitsAndDevices:
+    @pytest.mark.parametrize("stream", [keystream_bytes, keystream_bits])
+    def test_longer_than_chacha20_can_make_is_refused(self, stream):
+        with pytest.raises(ValueError, match=r"n must be at most \d+ (bytes|bits) \(2\*\*32 ChaCha20 blocks"):
+            stream(Key.from_seed(0), 10**30)
+
+    def test_generator_device_auto_and_bad_devices(self):
+        key = Key.from_seed(0)
+        assert torch_generator(key, "auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert torch.equal(torch.randperm(8, generator=torch_generator(key, torch.device("cpu"))),
+                           torch.randperm(8, generator=torch_generator(key)))
+        for device in ("gpu", -1, None):
+            with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+                torch_generator(key, device)
+
+    @pytest.mark.parametrize("z", [0, -1.0, float("nan"), "2", True])
+    def test_tolerance_needs_a_positive_z(self, z):
+        with pytest.raises(ValueError, match="z must be a positive finite number"):
+            bit_balance(np.zeros(8, dtype=np.uint8)).tolerance(z)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import numpy as np
+import torch
 
 T = TypeVar("T")
 
@@ -129,3 +130,23 @@ def fraction(value: Any, name: str, *, zero: bool = False) -> float:
     if not ok or not (0 <= value < 1 if zero else 0 < value < 1):
         raise ValueError(f"{name} must be a number in {'[' if zero else '('}0, 1), got {value!r}")
     return float(value)
+
+
+def integer_tensor(value: Any, name: str, what: str = "integers") -> torch.Tensor:
+    """``value`` (a tensor, array or nested list) as a tensor of an integer dtype: floats and bools
+    are refused, never truncated; ``what`` says what the integers are, for the message.
+
+    >>> integer_tensor([[1, 2]], "positions").dtype
+    torch.int64
+    >>> integer_tensor([[1.7, 2.0]], "positions")
+    Traceback (most recent call last):
+    ...
+    TypeError: positions must hold integers, got dtype torch.float32
+    """
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must hold {what}, got {type(value).__name__}") from err
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must hold {what}, got dtype {tensor.dtype}")
+    return tensor

@@ -59,6 +59,12 @@ def chacha20_block(
     >>> state.shape, hex(int(state[0, 0]))  # RFC 8439, A.1 test vector 1: bytes 76 b8 e0 ad
     (torch.Size([2, 16]), '0xade0b876')
     """
+    for name, words, count in (("key_words", key_words, 8), ("counters", counters, None), ("nonce_words", nonce_words, 3)):
+        if not isinstance(words, torch.Tensor) or words.is_floating_point() or words.is_complex() or words.dtype == torch.bool:
+            kind = f"a {words.dtype} tensor" if isinstance(words, torch.Tensor) else type(words).__name__
+            raise TypeError(f"{name} must be an integer torch.Tensor of 32-bit words, got {kind}")
+        if count is not None and words.numel() != count:
+            raise ValueError(f"{name} must hold {count} words, got {words.numel()}")
     counters = counters.to(torch.int64).reshape(-1)
     n_blocks = counters.numel()
     device = counters.device

@@ -306,6 +306,8 @@ def patch_positions(height: int, width: int, size: int, count: int, seed: int) -
     height, width = _checks.positive_int(height, "height"), _checks.positive_int(width, "width")
     size, count = _checks.positive_int(size, "size"), _checks.positive_int(count, "count")
     seed = _checks.integer(seed, "seed")
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must fit in 64 bits (-2**63 <= seed < 2**64), got {seed}")
     if size > height or size > width:
         raise ValueError(f"patch size {size} does not fit in an image of {height}x{width} pixels (HxW)")
     generator = torch.Generator().manual_seed(seed)
@@ -322,6 +324,8 @@ def extract_patches(x: torch.Tensor, positions: torch.Tensor, size: int) -> torc
     batch, single = as_image_batch(x)
     size = _checks.positive_int(size, "size")
     height, width = batch.shape[-2:]
+    if size > min(height, width):
+        raise ValueError(f"patch size {size} does not fit in an image of {height}x{width} pixels (HxW)")
     positions = _integer_positions(positions)
     if (positions < 0).any() or (positions[:, 0] + size > height).any() or (positions[:, 1] + size > width).any():
         raise ValueError(f"some {size}x{size} patches at these positions fall outside the {height}x{width} image")
@@ -335,12 +339,7 @@ def extract_patches(x: torch.Tensor, positions: torch.Tensor, size: int) -> torc
 
 def _integer_positions(positions: torch.Tensor | np.ndarray | Sequence) -> torch.Tensor:
     """``positions`` as an int64 ``(P, 2)`` tensor; floats are refused rather than truncated."""
-    try:
-        tensor = torch.as_tensor(positions)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"positions must be integer (row, col) pairs shaped (P, 2), got {type(positions).__name__}") from err
-    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
-        raise TypeError(f"positions must hold integers, got dtype {tensor.dtype}; round them first")
+    tensor = _checks.integer_tensor(positions, "positions", "integers (row, col)")
     if tensor.dim() != 2 or tensor.shape[1] != 2:
         raise ValueError(f"positions must be shaped (P, 2), got {tuple(tensor.shape)}")
     return tensor.to(torch.int64)

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms
 
-from ._checks import non_negative_int
+from ._checks import non_negative_int, number
+from .tensors import resolve_device
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+MAX_STREAM_BYTES = 64 * 2**32  # ChaCha20's 32-bit block counter: 2**32 blocks of 64 bytes
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:
     '76b8e0ada0f13d90'
     """
     n = non_negative_int(n, "n")
+    if n > MAX_STREAM_BYTES:
+        raise ValueError(f"n must be at most {MAX_STREAM_BYTES} bytes (2**32 ChaCha20 blocks of 64 bytes), got {n}")
     return np.frombuffer(chacha20_encryptor(key, 0, nonce).update(bytes(n)), dtype=np.uint8).copy()
 
 
@@ -145,6 +149,8 @@ def keystream_bits(key: Key, n: int, nonce: int = 0) -> np.ndarray:
     [0, 1, 1, 1, 0, 1, 1, 0]
     """
     n = non_negative_int(n, "n")
+    if n > 8 * MAX_STREAM_BYTES:
+        raise ValueError(f"n must be at most {8 * MAX_STREAM_BYTES} bits (2**32 ChaCha20 blocks of 64 bytes), got {n}")
     return np.unpackbits(keystream_bytes(key, (n + 7) // 8, nonce))[:n]
 
 
@@ -162,7 +168,7 @@ def torch_generator(key: Key, device: str | torch.device = "cpu") -> torch.Gener
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
     seed = int.from_bytes(key.derive("torch-generator").material[:8], "little") >> 1
-    generator = torch.Generator(device=device)
+    generator = torch.Generator(device=resolve_device(device))
     generator.manual_seed(seed)
     return generator
 
@@ -182,7 +188,7 @@ class BitBalance:
     >>> round(float(bit_balance(np.zeros(10_000, np.uint8)).tolerance()), 5)  # 2.576 · 0.5 / sqrt(10,000)
     0.01288
     """
-        return z * 0.5 / np.sqrt(self.n_bytes)
+        return number(z, "z", positive=True) * 0.5 / np.sqrt(self.n_bytes)
 
 
 def bit_balance(stream: np.ndarray) -> BitBalance:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,3 +110,17 @@ def test_halves_are_disjoint_and_cover(device):
         halves(x[:1])
     with pytest.raises(TypeError, match="images"):
         halves([1, 2, 3])
+
+
+def test_numpy_numbers_are_accepted_and_floats_refused():
+    x = torch.arange(10)
+    assert torch.equal(halves(x, seed=np.int64(3), fraction=np.float32(0.5))[0], halves(x, seed=3)[0])
+    with pytest.raises(TypeError, match="seed must be an int, got float 3.0"):
+        halves(x, seed=3.0)
+    for fraction in (float("nan"), "0.5", True):
+        with pytest.raises(ValueError, match="fraction must be"):
+            halves(x, fraction=fraction)
+    with pytest.raises(ValueError, match="n_train must be a positive int, got 4.0"):
+        load_stl10("unused", n_train=4.0)
+    with pytest.raises(TypeError, match="download must be True or False"):
+        load_stl10("unused", download="no")

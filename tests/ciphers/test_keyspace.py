@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from imgleak.ciphers.keyspace import crossover, etc_log2, pixelwise_log2, tanaka_log2
@@ -43,7 +44,7 @@ def test_crossover_of_size_dependent_key_spaces():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="n_pixels must be a positive number"):
+    with pytest.raises(ValueError, match="n_pixels must be a positive finite number"):
         pixelwise_log2(0)
     with pytest.raises(ValueError, match="block must be a positive int"):
         tanaka_log2(block=2.5)
@@ -55,3 +56,31 @@ def test_errors():
         crossover(pixelwise_log2, -1.0)
     with pytest.raises(ValueError, match="hi must be larger than lo"):
         crossover(pixelwise_log2, tanaka_log2(), lo=10, hi=5)
+
+
+def test_numpy_numbers_are_accepted_like_python_ones():
+    assert tanaka_log2(block=np.int64(4), channels=np.int32(3)) == tanaka_log2()
+    assert pixelwise_log2(np.int64(64), channels=np.int64(1)) == pixelwise_log2(64, channels=1) == 64.0
+    assert etc_log2(np.float64(2.0), channels=np.int8(1)) == etc_log2(2, channels=1) == 9.0
+    assert crossover(lambda n: 2 * n, np.float32(10.0), lo=np.int64(1)) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("flag", ["no", 1, None, [True]])
+def test_flags_must_be_bools_not_anything_truthy(flag):
+    with pytest.raises(TypeError, match="reversal_from_permutation must be True or False"):
+        tanaka_log2(reversal_from_permutation=flag)
+    with pytest.raises(TypeError, match="distinct must be True or False"):
+        etc_log2(4, distinct=flag)
+
+
+@pytest.mark.parametrize("size", [float("nan"), float("inf"), -1, "64", True, None])
+def test_sizes_that_are_not_positive_finite_numbers_are_refused(size):
+    with pytest.raises(ValueError, match="n_blocks must be a positive finite number"):
+        etc_log2(size)
+    with pytest.raises(ValueError, match="lo must be a positive finite number"):
+        crossover(pixelwise_log2, tanaka_log2(), lo=size)
+
+
+def test_a_constant_that_is_not_a_number_is_refused():
+    with pytest.raises(ValueError, match="g must be a finite number, got 'abc'"):
+        crossover(pixelwise_log2, "abc")

@@ -312,7 +312,7 @@ def test_reference_records_are_checked_like_key_text():
     (torch.tensor([0.0, 1.0, 2.0, 3.0]), TypeError, "index must hold integer pixel positions, got dtype torch.float32"),
     ([0, 1.5, 2, 3], TypeError, "index must hold integer pixel positions"),
     (torch.tensor([True, False, True, False]), TypeError, "index must hold integer pixel positions"),
-    (None, TypeError, "index must be a tensor of integer pixel positions, got NoneType"),
+    (None, TypeError, "index must hold integer pixel positions, got NoneType"),
 ])
 def test_map_statistics_refuses_maps_that_are_not_pixel_positions(index, error, message):
     with pytest.raises(error, match=re.escape(message)):

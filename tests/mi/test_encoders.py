@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -242,3 +243,32 @@ def test_rounded_features() -> None:
         rounded_features(codes, 1)
     with pytest.raises(ValueError, match="NaN"):
         rounded_features(torch.tensor([float("nan")]), 1)
+
+
+def test_embed_flags_and_batch_size_are_checked(encoders: dict[str, Encoder], device: torch.device) -> None:
+    enc = encoders["resnet18"]
+    x = images(3, size=32, device=device)
+    assert torch.equal(enc.embed(x, batch_size=np.int64(2)), enc.embed(x, batch_size=2))
+    for flag in ("progress", "resize"):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False, got 'no'"):
+            enc.embed(x, **{flag: "no"})
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 2.0"):
+        enc.embed(x, batch_size=2.0)
+    with pytest.raises(TypeError, match="pretrained must be True or False"):
+        load_encoder("resnet18", pretrained="no")
+
+
+@pytest.mark.parametrize("eps", [-1.0, float("nan"), "0", True])
+def test_cosine_similarity_refuses_a_bad_eps(eps) -> None:
+    a = torch.tensor([[1.0, 0.0]])
+    with pytest.raises(ValueError, match="eps must be a non-negative finite number"):
+        cosine_similarity(a, a, eps=eps)
+
+
+def test_rounded_features_refuses_codes_beyond_int64_and_takes_numpy_decimals() -> None:
+    emb = torch.tensor([[0.123, -0.456], [0.5, 0.04]])
+    assert torch.equal(rounded_features(emb, np.int64(1)), rounded_features(emb, 1))
+    for decimals in (19, 10**30):
+        with pytest.raises(ValueError, match=f"decimals={decimals} gives codes beyond int64"):
+            rounded_features(emb, decimals)
+    assert rounded_features(emb, -(10**30)).tolist() == [[0, 0], [0, 0]]

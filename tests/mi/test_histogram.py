@@ -164,3 +164,11 @@ def test_per_image_of_an_empty_batch_is_refused_by_name():
     empty = torch.zeros(0, 4, dtype=torch.int64)
     with pytest.raises(ValueError, match="x_batch and y_batch hold no images"):
         per_image_mutual_information(empty, empty)
+
+
+def test_huge_bin_counts_are_refused_before_any_arithmetic():
+    x = torch.tensor([0, 1, 2, 3])
+    for call in (lambda: entropy(x, bins=10**30), lambda: mutual_information(x, x, bins=10**30),
+                 lambda: per_image_mutual_information(x[None], x[None], bins=(4, 10**30))):
+        with pytest.raises(ValueError, match="the histogram would need"):
+            call()

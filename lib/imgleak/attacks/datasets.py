@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import integer, non_negative_int, number, positive_int
 from ..images import LabelledImages, bundled_photos, extract_patches, load_torchvision, patch_positions
 
 CROP_SIZE = 96
@@ -86,19 +87,6 @@ class AttackData:
 
 
 # ------------------------------------------------------------------------------------------ checks
-
-
-def _count(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    return int(value)
-
-
-def _seed(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(value).__name__}")
-    return int(value)
 
 
 def _shares(total: int, parts: int) -> list[int]:
@@ -163,13 +151,13 @@ def photo_crops(
         ``name="photo-crops"``; labels are indices of the source photo in ``classes`` (all the
         photos used, in the order given).
     """
-    n_train = _count(n_train, "n_train")
-    n_test = _count(n_test, "n_test")
-    size = _count(size, "size")
-    n_val = _count(n_val, "n_val", minimum=0)
-    seed = _seed(seed)
+    n_train = positive_int(n_train, "n_train")
+    n_test = positive_int(n_test, "n_test")
+    size = positive_int(size, "size")
+    n_val = non_negative_int(n_val, "n_val")
+    seed = integer(seed, "seed")
     if max_side is not None:
-        max_side = _count(max_side, "max_side")
+        max_side = positive_int(max_side, "max_side")
         if max_side < size:
             raise ValueError(f"max_side ({max_side}) must be at least the crop size ({size})")
     if isinstance(photos, str):
@@ -262,11 +250,11 @@ def load_stl10(
     paper. Offline and not on disk, this raises
     :class:`imgleak.images.DatasetUnavailableError` saying what to download and where.
     """
-    seed = _seed(seed)
+    seed = integer(seed, "seed")
     subsets = {}
     for split, count in (("train", n_train), ("test", n_test)):
         if count is not None:
-            subsets[split] = _count(count, f"n_{split}")
+            subsets[split] = positive_int(count, f"n_{split}")
     train = load_torchvision("stl10", root, train=True, download=download)
     test = load_torchvision("stl10", root, train=False, download=download)
     generator = torch.Generator().manual_seed(seed)
@@ -299,8 +287,8 @@ def halves(images: torch.Tensor, seed: int = 0, fraction: float = 0.5) -> tuple[
     """
     if not isinstance(images, torch.Tensor) or images.dim() < 1:
         raise TypeError(f"images must be a torch.Tensor shaped (N, ...), got {type(images).__name__}")
-    seed = _seed(seed)
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+    seed = integer(seed, "seed")
+    if not 0 < number(fraction, "fraction") < 1:
         raise ValueError(f"fraction must be a number strictly between 0 and 1, got {fraction!r}")
     n = int(images.shape[0])
     first = int(math.floor(n * float(fraction) + 0.5))

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._checks import boolean, number, positive_int
+
 _LN2 = math.log(2)
 
 KeySpace = Callable[[float], float]
@@ -23,14 +25,6 @@ KeySpace = Callable[[float], float]
 
 def _log2_factorial(n: float) -> float:
     return math.lgamma(n + 1) / _LN2
-
-
-def _check_positive(name: str, value: object, integer: bool = False) -> float:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0 or not math.isfinite(value):
-        kind = "int" if integer else "number"
-        raise ValueError(f"{name} must be a positive {kind}, got {value!r}")
-    return value
 
 
 def check_shape(shape: object, name: str = "shape") -> tuple[int, ...]:
@@ -63,10 +57,9 @@ def tanaka_log2(block: int = 4, channels: int = 3, reversal_from_permutation: bo
     >>> round(tanaka_log2(block=1, channels=1), 9)  # D = 2 nibbles: 2! · 2^2 = 8 keys
     3.0
     """
-    block = int(_check_positive("block", block, integer=True))
-    channels = int(_check_positive("channels", channels, integer=True))
+    block, channels = positive_int(block, "block"), positive_int(channels, "channels")
     d = 2 * block * block * channels
-    return _log2_factorial(d) + (0 if reversal_from_permutation else d)
+    return _log2_factorial(d) + (0 if boolean(reversal_from_permutation, "reversal_from_permutation") else d)
 
 
 def pixelwise_log2(n_pixels: float, channels: int = 3) -> float:
@@ -77,8 +70,8 @@ def pixelwise_log2(n_pixels: float, channels: int = 3) -> float:
     >>> round(pixelwise_log2(1), 3), pixelwise_log2(2, channels=1)  # grey: one flip bit a pixel
     (5.585, 2.0)
     """
-    n = _check_positive("n_pixels", n_pixels)
-    channels = int(_check_positive("channels", channels, integer=True))
+    n = number(n_pixels, "n_pixels", positive=True)
+    channels = positive_int(channels, "channels")
     return n * (channels + _log2_factorial(channels))
 
 
@@ -94,9 +87,9 @@ def etc_log2(n_blocks: float, channels: int = 3, distinct: bool = True) -> float
     >>> etc_log2(2, channels=1), etc_log2(2, channels=1, distinct=False)  # 1 + 2 · (3 + 1), 1 + 2 · (4 + 1)
     (9.0, 11.0)
     """
-    n = _check_positive("n_blocks", n_blocks)
-    channels = int(_check_positive("channels", channels, integer=True))
-    patterns = 8 if distinct else 16
+    n = number(n_blocks, "n_blocks", positive=True)
+    channels = positive_int(channels, "channels")
+    patterns = 8 if boolean(distinct, "distinct") else 16
     return _log2_factorial(n) + n * (math.log2(patterns) + 1 + _log2_factorial(channels))
 
 
@@ -119,9 +112,9 @@ def crossover(
     >>> round(crossover(lambda n: 2 * n, 10.0), 6)
     5.0
     """
-    fn = f if callable(f) else (lambda n, c=float(f): c)
-    gn = g if callable(g) else (lambda n, c=float(g): c)
-    lo = _check_positive("lo", lo)
+    fn = f if callable(f) else (lambda n, c=number(f, "f", allow_negative=True): c)
+    gn = g if callable(g) else (lambda n, c=number(g, "g", allow_negative=True): c)
+    lo = number(lo, "lo", positive=True)
 
     def diff(n: float) -> float:
         return fn(n) - gn(n)
@@ -136,7 +129,7 @@ def crossover(
             if hi > 2.0**60:
                 raise ValueError("the key spaces do not cross between lo and 2**60; pass lo/hi explicitly")
     else:
-        hi = _check_positive("hi", hi)
+        hi = number(hi, "hi", positive=True)
         if hi <= lo:
             raise ValueError(f"hi must be larger than lo, got lo={lo!r}, hi={hi!r}")
         if diff(hi) * d_lo > 0:

@@ -401,12 +401,7 @@ def _image_size(shape: Sequence[int]) -> tuple[int, int]:
 
 def _gather_map(index: Any, height: int, width: int) -> torch.Tensor:
     """``index`` as a flat int64 CPU tensor of ``H * W`` entries, each in ``0 .. H*W - 1``."""
-    try:
-        index = torch.as_tensor(index)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"index must be a tensor of integer pixel positions, got {type(index).__name__}") from err
-    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
-        raise TypeError(f"index must hold integer pixel positions, got dtype {index.dtype}")
+    index = _checks.integer_tensor(index, "index", "integer pixel positions")
     index, positions = index.reshape(-1).cpu().to(torch.int64), height * width
     if index.numel() != positions:
         raise ValueError(f"index has {index.numel()} entries, expected {positions} for a {height}x{width} image")

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from imgleak import _checks
 from imgleak.tensors import as_image_batch, resolve_device, restore_rank
 
 __all__ = [
@@ -145,8 +146,8 @@ class Encoder:
         True
         """
         batch, single = as_image_batch(images, "images")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        progress, resize = _checks.boolean(progress, "progress"), _checks.boolean(resize, "resize")
         channels, height, width = batch.shape[1:]
         if channels not in (1, 3):
             raise ValueError(
@@ -214,8 +215,7 @@ def load_encoder(
     if not isinstance(name, str) or name.strip().lower() not in ENCODERS:
         raise ValueError(f"encoder name must be one of {', '.join(map(repr, ENCODERS))}, got {name!r}")
     name = name.strip().lower()
-    if not isinstance(pretrained, bool):
-        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
+    pretrained = _checks.boolean(pretrained, "pretrained")
     path = None
     if weights is not None:
         if not pretrained:
@@ -247,7 +247,7 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> to
             raise TypeError(f"{arg} must be a floating-point torch.Tensor, got {getattr(t, 'dtype', type(t).__name__)}")
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return F.cosine_similarity(a, b, dim=-1, eps=eps)
+    return F.cosine_similarity(a, b, dim=-1, eps=_checks.number(eps, "eps"))
 
 
 def rounded_features(emb: torch.Tensor, decimals: int) -> torch.Tensor:
@@ -265,13 +265,16 @@ def rounded_features(emb: torch.Tensor, decimals: int) -> torch.Tensor:
     """
     if not isinstance(emb, torch.Tensor) or not emb.dtype.is_floating_point:
         raise TypeError(f"emb must be a floating-point torch.Tensor, got {getattr(emb, 'dtype', type(emb).__name__)}")
-    if isinstance(decimals, bool) or not isinstance(decimals, int):
-        raise TypeError(f"decimals must be an int, got {decimals!r}")
+    decimals = _checks.integer(decimals, "decimals")
     if emb.numel() == 0:
         raise ValueError("emb is empty")
     if not torch.isfinite(emb).all():
         raise ValueError("emb holds NaN or infinite values")
-    codes = torch.round(emb.to(torch.float64) * 10.0 ** decimals).to(torch.int64)
+    scaled = torch.round(emb.to(torch.float64) * 10.0 ** min(decimals, 308))
+    if not bool(scaled.abs().max() < 2.0**62):  # inf too (10**308 is the largest power of ten a float holds)
+        raise ValueError(f"decimals={decimals} gives codes beyond int64 for these features (largest "
+                         f"|value| {float(emb.abs().max()):.3g}); use fewer decimals")
+    codes = scaled.to(torch.int64)
     return codes - codes.min()
 
 

@@ -46,14 +46,19 @@ def _bin_count(x: torch.Tensor, bins: int | None, name: str) -> int:
     return bins
 
 
-def _histogram(cells: torch.Tensor, size: int) -> torch.Tensor:
-    """Counts of the bin indices ``cells`` (all below ``size``), refusing oversized histograms."""
+def _check_histogram_size(size: int) -> int:
+    """``size`` bins, refused when the dense histogram would be too large."""
     if size > MAX_BINS:
         raise ValueError(
             f"the histogram would need {size} bins, more than {MAX_BINS}; map the values to fewer "
             "levels first, e.g. with torch.unique(x, return_inverse=True)"
         )
-    return torch.bincount(cells, minlength=size)
+    return size
+
+
+def _histogram(cells: torch.Tensor, size: int) -> torch.Tensor:
+    """Counts of the bin indices ``cells`` (all below ``size``), refusing oversized histograms."""
+    return torch.bincount(cells, minlength=_check_histogram_size(size))
 
 
 def _entropy_bits(counts: torch.Tensor, miller_madow: bool) -> torch.Tensor:
@@ -99,6 +104,7 @@ def _joint_counts(x: torch.Tensor, y: torch.Tensor, bins: Bins, leading: int) ->
     if vx.device != vy.device:
         raise ValueError(f"x and y must be on the same device, got {vx.device} and {vy.device}")
     bx, by = _bin_count(vx, bins_x, "x"), _bin_count(vy, bins_y, "y")
+    _check_histogram_size(leading * bx * by)  # before the cell arithmetic can overflow int64
     offset = torch.arange(leading, device=vx.device).unsqueeze(1) * (bx * by)
     cell = (vx * by + vy).reshape(leading, -1) + offset
     return _histogram(cell.reshape(-1), leading * bx * by).reshape(leading, bx, by)
