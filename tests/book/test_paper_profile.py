@@ -46,13 +46,12 @@ SIZES: dict[str, Any] = {  # name -> tiny value, wherever the paper profile sets
     "n_swaps": 200,
 }
 ADDED_SIZES: dict[str, dict[str, Any]] = {  # sizes the profile leaves at the chapter's (large) default
-    "selective_encryption": {"pixel_patches_per_image": 20, "uniform_images": 1, "mine_batch_size": 16,
-                             "levels": [0, 4, 8]},  # 3 of the 9 numbers of encrypted bits, as in quick
+    "selective_encryption": {"pixel_patches_per_image": 20, "uniform_images": 1, "mine_batch_size": 16},
 }
 OFFLINE_FAILURES = {  # chapter -> the error its paper settings must stop with here: the file to fetch, the fallback
     "selective_encryption": r"WeightsUnavailableError: pretrained weights for 'clip-vit-b-32' .*"
                             r"open_clip_model\.safetensors.*pretrained=False",
-    "information_and_rvt": r"pretrained ViT-B/16 weights are not available here.* put vit_b_16-c867db91\.pth .*"
+    "information_and_rvt": r"WeightsUnavailableError: pretrained ViT-B/16 weights are not available here.* put vit_b_16-c867db91\.pth .*"
                            r"or use pretrained=False",
 }
 FALLBACKS: dict[str, dict[str, Any]] = {  # chapter -> the labelled offline fallback, merged into its settings

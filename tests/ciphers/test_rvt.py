@@ -346,3 +346,14 @@ def test_displacement_field():
     assert (d_row[0, 0], d_col[0, 0], d_row[1, 1], d_col[1, 1]) == (1, 1, -1, -1)
     with pytest.raises(ValueError, match="entries"):
         displacement_field(torch.arange(5), (3, 4))
+
+
+def test_strength_and_shape_are_checked_by_name():
+    assert RandomVortex(strength=np.int64(2)).describe() == "RVT (invertible, strength 2)"
+    with pytest.raises(ValueError, match="strength must be a positive number"):
+        RandomVortex(strength=float("nan"))
+    for bad in ("abc", (28,), (1, 2, 3, 28, 28)):
+        with pytest.raises(ValueError, match=r"shape must be \(H, W\)"):
+            RandomVortex().coordinate_map(Key.from_seed(0), bad)
+    with pytest.raises(ValueError, match="shape must be a positive int"):
+        RandomVortex().coordinate_map(Key.from_seed(0), (28, 2.5))

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from imgleak.nets.weights import WeightsUnavailableError
 from imgleak.nets.classifiers import MODEL_NAMES, VIT_OPTIONS, build_model
 from imgleak.nets.vit import SmallViT
 
@@ -84,7 +85,7 @@ def test_vit_b_16_pretrained_offline_says_what_is_missing(monkeypatch) -> None:
         raise URLError("no network")
 
     monkeypatch.setattr(ViT_B_16_Weights, "get_state_dict", offline)
-    with pytest.raises(RuntimeError, match="vit_b_16-.*pth.*pretrained=False"):
+    with pytest.raises(WeightsUnavailableError, match="vit_b_16-.*pth.*pretrained=False"):
         build_model("vit_b_16", 3, 10, 224, pretrained=True)
 
 

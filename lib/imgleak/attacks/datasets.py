@@ -151,74 +151,27 @@ def photo_crops(
         ``name="photo-crops"``; labels are indices of the source photo in ``classes`` (all the
         photos used, in the order given).
     """
-    n_train = positive_int(n_train, "n_train")
-    n_test = positive_int(n_test, "n_test")
-    size = positive_int(size, "size")
-    n_val = non_negative_int(n_val, "n_val")
-    seed = integer(seed, "seed")
+    n_train, n_test, size = positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), positive_int(size, "size")
+    n_val, seed = non_negative_int(n_val, "n_val"), integer(seed, "seed")
     if max_side is not None:
         max_side = positive_int(max_side, "max_side")
         if max_side < size:
             raise ValueError(f"max_side ({max_side}) must be at least the crop size ({size})")
-    if isinstance(photos, str):
-        raise TypeError("photos must be a list of photo names, not a single string")
-    loaded = bundled_photos(photos)  # ValueError for unknown names
+    loaded = _photos(photos)
     names = tuple(p.name for p in loaded)
-    if len(set(names)) != len(names):
-        raise ValueError(f"photos must not repeat a name, got {list(names)}")
-    if len(names) < 2:
-        raise ValueError(f"photos must name at least 2 photos (one for each split), got {list(names)}")
-
     generator = torch.Generator().manual_seed(seed)
-    if isinstance(test_photos, (int, np.integer)) and not isinstance(test_photos, bool):
-        k = int(test_photos)
-        if not 1 <= k < len(names):
-            raise ValueError(f"test_photos must be between 1 and {len(names) - 1} (photos used: {len(names)}), got {k}")
-        chosen = torch.randperm(len(names), generator=generator)[:k].tolist()
-        test_index = sorted(chosen)
-    elif isinstance(test_photos, Sequence) and not isinstance(test_photos, str):
-        unknown = [t for t in test_photos if t not in names]
-        if unknown:
-            raise ValueError(f"test_photos {unknown} are not among the photos used: {list(names)}")
-        test_index = sorted({names.index(t) for t in test_photos})
-        if not test_index or len(test_index) == len(names):
-            raise ValueError(f"test_photos must leave at least one photo for each split, got {list(test_photos)}")
-        torch.randperm(len(names), generator=generator)  # same stream either way
-    else:
-        raise TypeError(f"test_photos must be an int (how many) or a list of photo names, got {test_photos!r}")
+    test_index = _test_split(test_photos, names, generator)
     train_index = [i for i in range(len(names)) if i not in test_index]
-
-    images = [p.image if max_side is None else _shrink(p.image, max_side) for p in loaded]
-    for name, image in zip(names, images):
-        if image.shape[-1] < size or image.shape[-2] < size:
-            raise ValueError(
-                f"photo {name!r} is {image.shape[-2]}x{image.shape[-1]} pixels, smaller than the crop size {size}"
-                + ("; raise max_side" if max_side is not None else "")
-            )
-    channels = {int(image.shape[0]) for image in images}
-    if len(channels) != 1:
-        raise ValueError(f"the photos have different channel counts {sorted(channels)}; choose photos of one kind")
+    images = _crop_sources(loaded, size, max_side)
     # one independent position seed per (split, photo): adding a photo or crops elsewhere changes nothing here
     position_seeds = torch.randint(0, 2**62, (3, len(names)), generator=generator).tolist()
 
     def crops(indices: list[int], total: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
-        parts, labels = [], []
-        for i, count in zip(indices, _shares(total, len(indices))):
-            if count == 0:
-                continue
-            h, w = images[i].shape[-2:]
-            positions = patch_positions(int(h), int(w), size, count, position_seeds[row][i])
-            parts.append(extract_patches(images[i], positions, size))
-            labels.append(torch.full((count,), i, dtype=torch.int64))
-        x, y = torch.cat(parts), torch.cat(labels)
-        order = torch.randperm(x.shape[0], generator=generator)
-        return x[order].contiguous(), y[order]
+        return _shuffled_crops(images, indices, total, size, position_seeds[row], generator)
 
     train, train_labels = crops(train_index, n_train, 0)
     test, test_labels = crops(test_index, n_test, 1)
-    val = val_labels = None
-    if n_val:
-        val, val_labels = crops(train_index, n_val, 2)
+    val, val_labels = crops(train_index, n_val, 2) if n_val else (None, None)
     settings = {
         "source": "bundled photographs (imgleak.images.bundled_photos)",
         "n_train": n_train, "n_test": n_test, "n_val": n_val, "size": size,
@@ -230,6 +183,68 @@ def photo_crops(
         classes=names, train_photos=tuple(names[i] for i in train_index),
         test_photos=tuple(names[i] for i in test_index), val=val, val_labels=val_labels, settings=settings,
     )
+
+
+def _photos(photos: Sequence[str] | None) -> list:
+    """The bundled photos called ``photos`` (all when ``None``): at least two, no name twice."""
+    if isinstance(photos, str):
+        raise TypeError("photos must be a list of photo names, not a single string")
+    loaded = bundled_photos(photos)  # ValueError for unknown names
+    names = [p.name for p in loaded]
+    if len(set(names)) != len(names):
+        raise ValueError(f"photos must not repeat a name, got {names}")
+    if len(names) < 2:
+        raise ValueError(f"photos must name at least 2 photos (one for each split), got {names}")
+    return loaded
+
+
+def _test_split(test_photos: int | Sequence[str], names: tuple[str, ...], generator: torch.Generator) -> list[int]:
+    """Indices of the test photos: ``test_photos`` drawn at random, or those named (one draw either way)."""
+    if isinstance(test_photos, (int, np.integer)) and not isinstance(test_photos, bool):
+        k = int(test_photos)
+        if not 1 <= k < len(names):
+            raise ValueError(f"test_photos must be between 1 and {len(names) - 1} (photos used: {len(names)}), got {k}")
+        return sorted(torch.randperm(len(names), generator=generator)[:k].tolist())
+    if not isinstance(test_photos, Sequence) or isinstance(test_photos, str):
+        raise TypeError(f"test_photos must be an int (how many) or a list of photo names, got {test_photos!r}")
+    unknown = [t for t in test_photos if t not in names]
+    if unknown:
+        raise ValueError(f"test_photos {unknown} are not among the photos used: {list(names)}")
+    test_index = sorted({names.index(t) for t in test_photos})
+    if not test_index or len(test_index) == len(names):
+        raise ValueError(f"test_photos must leave at least one photo for each split, got {list(test_photos)}")
+    torch.randperm(len(names), generator=generator)  # same stream either way
+    return test_index
+
+
+def _crop_sources(loaded: list, size: int, max_side: int | None) -> list[torch.Tensor]:
+    """The photos' images (shrunk to ``max_side``), checked to hold a ``size`` crop and share a channel count."""
+    images = [p.image if max_side is None else _shrink(p.image, max_side) for p in loaded]
+    for photo, image in zip(loaded, images):
+        if image.shape[-1] < size or image.shape[-2] < size:
+            raise ValueError(
+                f"photo {photo.name!r} is {image.shape[-2]}x{image.shape[-1]} pixels, smaller than the crop size {size}"
+                + ("; raise max_side" if max_side is not None else "")
+            )
+    channels = {int(image.shape[0]) for image in images}
+    if len(channels) != 1:
+        raise ValueError(f"the photos have different channel counts {sorted(channels)}; choose photos of one kind")
+    return images
+
+
+def _shuffled_crops(images: list[torch.Tensor], indices: list[int], total: int, size: int, seeds: list[int],
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``total`` crops shared out among the photos ``indices`` (photo i's positions from ``seeds[i]``), shuffled."""
+    parts, labels = [], []
+    for i, count in zip(indices, _shares(total, len(indices))):
+        if count == 0:
+            continue
+        h, w = images[i].shape[-2:]
+        parts.append(extract_patches(images[i], patch_positions(int(h), int(w), size, count, seeds[i]), size))
+        labels.append(torch.full((count,), i, dtype=torch.int64))
+    x, y = torch.cat(parts), torch.cat(labels)
+    order = torch.randperm(x.shape[0], generator=generator)
+    return x[order].contiguous(), y[order]
 
 
 # ------------------------------------------------------------------------------------------ STL-10

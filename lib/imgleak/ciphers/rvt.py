@@ -45,6 +45,7 @@ import torch
 from .. import _checks
 from ..keys import KEY_BYTES, Key
 from ..tensors import as_image_batch, restore_rank
+from .._checks import number, positive_int
 from .base import CipherBase, NotInvertibleError, check_first_index
 from .keyspace import check_shape
 from .permutation import move_pixels
@@ -223,13 +224,18 @@ def _strength(strength: float | str) -> Strength:
             return PRESETS[strength]
         except KeyError:
             raise ValueError(f"strength must be a positive number or one of {sorted(PRESETS)}, got {strength!r}") from None
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength) or strength <= 0:
-        raise ValueError(f"strength must be a positive number or one of {sorted(PRESETS)}, got {strength!r}")
-    return Strength(1000.0 * float(strength), 1000.0, 10)
+    try:
+        value = number(strength, "strength", positive=True)
+    except ValueError:
+        raise ValueError(f"strength must be a positive number or one of {sorted(PRESETS)}, got {strength!r}") from None
+    return Strength(1000.0 * value, 1000.0, 10)
 
 
 def _check_size(shape: Sequence[int]) -> tuple[int, int]:
-    height, width = (int(s) for s in shape[-2:])
+    """``(H, W)`` of images shaped ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)``, at least :data:`MIN_SIZE` each."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or not 2 <= len(shape) <= 4:
+        raise ValueError(f"shape must be (H, W), (C, H, W) or (N, C, H, W), got {shape!r}")
+    height, width = (positive_int(s, "shape") for s in tuple(shape)[-2:])
     if min(height, width) < MIN_SIZE:
         raise ValueError(f"RVT needs images of at least {MIN_SIZE}x{MIN_SIZE} pixels, got {height}x{width}")
     return height, width

@@ -63,7 +63,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from imgleak import _checks
+from .. import _checks
+from imgleak.nets.weights import WeightsUnavailableError
 from imgleak.tensors import as_image_batch, resolve_device, restore_rank
 
 __all__ = [
@@ -93,10 +94,6 @@ _RESNETS = {
     "resnet50": ("resnet50", "ResNet50_Weights", "IMAGENET1K_V2", 2048, "ResNet-50"),
     "resnet18": ("resnet18", "ResNet18_Weights", "IMAGENET1K_V1", 512, "ResNet-18"),
 }
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights are neither cached nor downloadable here; the message says how to get them."""
 
 
 @dataclass(eq=False)

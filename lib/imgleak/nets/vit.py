@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .._checks import number, optional_positive_int, positive_int, size_pair
+from .weights import WeightsUnavailableError
 
 MAX_PATCHES_PER_SIDE = 8
 """The most patches per side :func:`auto_patch_size` leaves (a short token sequence for a CPU)."""
@@ -119,7 +120,8 @@ def vit_b_16_classifier(
     ``patch_size=None`` picks 16 when the side is a multiple of 16 with at least 4 patches per
     side (64, 128, 224, …), else :func:`auto_patch_size` (4 for 28 and 32). ``pretrained=True``
     loads torchvision's ImageNet weights from the torch hub cache (nothing is downloaded offline:
-    a ``RuntimeError`` says which file to put where), interpolating the positional embeddings to
+    a :class:`~imgleak.nets.weights.WeightsUnavailableError` says which file to put where),
+    interpolating the positional embeddings to
     the new grid; the 1000-way head is kept only when ``num_classes == 1000``.
     """
     from torchvision.models.vision_transformer import VisionTransformer
@@ -162,7 +164,7 @@ def _load_imagenet_weights(model: nn.Module, size: int, patch_size: int, keep_he
     try:
         state = weights.get_state_dict(progress=False)
     except Exception as err:  # URLError, RuntimeError, OSError offline
-        raise RuntimeError(
+        raise WeightsUnavailableError(
             "pretrained ViT-B/16 weights are not available here (no internet?): put "
             f"{weights.url.rsplit('/', 1)[-1]} from {weights.url} into "
             f"{os.path.join(torch.hub.get_dir(), 'checkpoints')} or use pretrained=False"
