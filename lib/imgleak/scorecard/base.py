@@ -1,0 +1,126 @@
+"""What every criterion of the scorecard returns, the budgets that size them, and the context
+a cell runs in.
+
+A *cell* is one scheme × one criterion × one seed: an independent task. A criterion is a
+function ``criterion(subject, context) -> list[Measurement]``; each measurement becomes one row
+of the scorecard table (scheme, criterion, seed, value, unit, which direction leaks more, the
+settings that produced it, seconds).
+
+>>> m = Measurement("entropy", 7.99, "bits", "lower", {"images": 4})
+>>> m.leaks_more, m.to_row()["setting"]
+('lower', '{"images": 4}')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from ..ciphers import Cipher
+
+DIRECTIONS = ("higher", "lower", "none")
+"""Which way a value leaks more: ``higher`` (e.g. MI, SSIM of an attack), ``lower`` (e.g.
+entropy, NPCR), ``none`` (cost, key space as a count: not a leakage)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One number a criterion measured: ``value`` in ``unit``; ``leaks_more`` is one of
+    :data:`DIRECTIONS`; ``setting`` the parameters that produced it (JSON-serialisable);
+    ``verdict`` an optional test outcome (``"pass"``/``"fail"``) for statistical tests."""
+
+    criterion: str
+    value: float
+    unit: str
+    leaks_more: str
+    setting: Mapping[str, Any] = field(default_factory=dict)
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if self.leaks_more not in DIRECTIONS:
+            raise ValueError(f"leaks_more must be one of {DIRECTIONS}, got {self.leaks_more!r}")
+        object.__setattr__(self, "value", float(self.value))
+
+    def to_row(self) -> dict[str, Any]:
+        """The measurement as table columns (``setting`` as sorted JSON)."""
+        row = asdict(self)
+        row["setting"] = json.dumps(dict(self.setting), sort_keys=True, default=str)
+        return row
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Every size the criteria use, in one place (see :data:`BUDGETS`)."""
+
+    name: str
+    images: int  # plain images (crops) the statistical and information criteria use
+    size: int  # crop side in pixels (a multiple of 16: every library scheme takes it)
+    mine_pairs: int  # co-located patch pairs for MINE
+    mine_epochs: int
+    patch: int  # patch side for MINE on pixels
+    embedding_pairs: int
+    attack_train: int  # attack training crops (photos disjoint from the test crops)
+    attack_test: int
+    attack_epochs: int
+    gan_epochs: int
+    utility_train: int  # digits
+    utility_test: int
+    utility_epochs: int
+    tn_epochs: int  # training of the TN-model / TN-GAN keys
+    throughput_images: int
+
+
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget("quick", images=4, size=32, mine_pairs=512, mine_epochs=3, patch=8, embedding_pairs=64,
+                    attack_train=48, attack_test=16, attack_epochs=1, gan_epochs=1, utility_train=200,
+                    utility_test=100, utility_epochs=1, tn_epochs=1, throughput_images=16),
+    "default": Budget("default", images=16, size=64, mine_pairs=4000, mine_epochs=10, patch=8, embedding_pairs=512,
+                      attack_train=256, attack_test=64, attack_epochs=4, gan_epochs=4, utility_train=1000,
+                      utility_test=500, utility_epochs=4, tn_epochs=4, throughput_images=128),
+    "paper": Budget("paper", images=100, size=96, mine_pairs=20000, mine_epochs=20, patch=16, embedding_pairs=4000,
+                    attack_train=4000, attack_test=1000, attack_epochs=30, gan_epochs=50, utility_train=1400,
+                    utility_test=397, utility_epochs=20, tn_epochs=20, throughput_images=1024),
+}
+"""``quick`` (seconds a cell, for tests), ``default`` (the bundled photos on a 2-core CPU), ``paper`` (a GPU)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A scheme under test: its scorecard ``name``, the ``cipher`` (any :class:`~imgleak.ciphers.Cipher`)
+    and how a key is made for a seed (``make_key(seed, shape)``; default: the cipher's own).
+
+    Learned schemes train their key (a network) on the run's images: ``make_key`` is given the
+    context so it can. Keys never leave the process: reports carry :func:`fingerprint` only.
+    """
+
+    name: str
+    cipher: Cipher
+    make_key: Callable[[int, "Context"], Any] | None = None
+
+    def key(self, seed: int, context: "Context") -> Any:
+        """The key for ``seed`` (the cipher's ``make_key`` unless this subject trains one)."""
+        if self.make_key is not None:
+            return self.make_key(seed, context)
+        return self.cipher.make_key(seed, tuple(context.images.shape[1:]))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a cell runs on: the plain ``images`` (uint8 ``(N, C, H, W)``, ``budget.images`` crops of
+    ``budget.size``), the full-size ``sources`` they were cut from (uint8 ``(C, H, W)`` each, in
+    order: criteria that need more crops, such as the attacks, cut their own and split them by
+    source), the ``seed``, the ``budget`` and the ``device``."""
+
+    images: torch.Tensor
+    seed: int
+    budget: Budget
+    sources: tuple[torch.Tensor, ...] = ()
+    device: torch.device = torch.device("cpu")
+
+
+Criterion = Callable[[Subject, Context], list[Measurement]]
+"""A criterion: measures one subject in one context."""
