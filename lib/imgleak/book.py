@@ -132,9 +132,10 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
 
 
 def _library_digest() -> str:
+    """Hash of the library's code and the data it ships (the papers' numbers in ``*.yaml``)."""
     digest = hashlib.sha256()
     package = Path(imgleak.__file__).parent
-    for path in sorted(package.rglob("*.py")):
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
