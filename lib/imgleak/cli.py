@@ -1,9 +1,13 @@
-"""The ``imgleak`` command line."""
+"""The ``imgleak`` command line: ``imgleak book`` (execute the chapters, build the book) and
+``imgleak evaluate`` (a leakage scorecard of any scheme on any images)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from imgleak.book import BookError, build_book, parse_value
 
@@ -18,12 +22,92 @@ def _parser() -> argparse.ArgumentParser:
                       help="override a chapter parameter; VALUE is read as YAML (repeatable)")
     book.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     book.add_argument("--root", help="the book's root folder (default: the current folder)")
+    _evaluate_parser(commands)
     return parser
+
+
+def _evaluate_parser(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="score schemes on every leakage criterion: scorecard.csv, scorecard.json, report.html",
+        description="Every scheme x every criterion x seed; each finished cell is written at once to OUT/cells.")
+    evaluate.add_argument("--scheme", action="append", required=True, metavar="NAME|module:attr",
+                          help="a library scheme (e.g. identity, one_time_pad, selective-4, rvt-faithful, tn_model) "
+                               "or package.module:attribute (a Cipher, a Cipher class, or f(images, key)); repeatable")
+    images = evaluate.add_mutually_exclusive_group()
+    images.add_argument("--images", metavar="DIR", help="a folder of images (read only; never written to)")
+    images.add_argument("--bundled", action="store_true", help="the bundled photographs (the default)")
+    evaluate.add_argument("--budget", default="default", help="quick, default or paper (every criterion's size)")
+    evaluate.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 (default 3)")
+    evaluate.add_argument("--criteria", nargs="+", metavar="NAME", help="only these criteria (default: all)")
+    evaluate.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    scale = evaluate.add_mutually_exclusive_group()
+    scale.add_argument("--workers", type=int, metavar="N", help="run cells on a local dask cluster of N processes")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="run cells on an existing dask cluster")
+    evaluate.add_argument("--resume", action="store_true", help="reuse the cells already in OUT and finish the run")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="the output folder (must not exist yet)")
+
+
+def _check_out(out: str, images: str | None, resume: bool) -> Path:
+    """The output folder: never inside the image folder; an existing one only with ``--resume``."""
+    path = Path(out).resolve()
+    if images is not None:
+        folder = Path(images).resolve()
+        if path == folder or folder in path.parents:
+            raise ValueError(f"--out {out!r} is inside the image folder {images!r}: imgleak never writes there; "
+                             "choose an output folder elsewhere")
+    if path.exists() and not resume:
+        raise ValueError(f"--out {out!r} exists: a report is never overwritten; choose a new folder, "
+                         "or pass --resume to finish the run it holds")
+    return path
+
+
+def _write_outputs(table: Any, provenance: dict[str, Any], out: Path, resume: bool) -> list[Path]:
+    """scorecard.csv, scorecard.json and report.html through the report module (CSV and JSON only without it)."""
+    try:
+        from imgleak.scorecard.report import write_report
+    except ModuleNotFoundError:
+        from imgleak.scorecard.runner import write_json
+
+        table.to_csv(out / "scorecard.csv", index=False)
+        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        write_json(out / "scorecard.json", {"provenance": provenance, "rows": rows})
+        return [out / "scorecard.csv", out / "scorecard.json"]
+    return list(write_report(table, provenance, out, overwrite=resume).values())
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from imgleak.scorecard import runner, schemes
+
+    out = _check_out(args.out, args.images, args.resume)
+    budget, seeds = runner.check_budget(args.budget), runner.check_seeds(args.seeds)
+    criteria = runner.select_criteria(args.criteria)
+    source = runner.image_source(args.images)
+    photos = source.load()
+    runner.check_sizes(photos, budget.size)
+    subjects = schemes.resolve(args.scheme, (2, int(photos[0].image.shape[0]), budget.size, budget.size))
+    with runner.dask_executor(args.workers, args.scheduler) as executor:
+        table = runner.run(subjects, criteria, source, budget, seeds, out, executor=executor,
+                           resume=args.resume, device=args.device, progress=not args.quiet)
+    paths = _write_outputs(table, runner.provenance(out), out, args.resume)
+    failed = table.loc[table["error"] != "", "cell"].nunique()
+    print(f"{table['cell'].nunique()} cells ({failed} failed); wrote {', '.join(os.fspath(p) for p in paths)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        try:
+            return _evaluate(args)
+        except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+            print(f"imgleak evaluate: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"imgleak evaluate: interrupted; the finished cells are in {args.out}/cells: run the same "
+                  "command with --resume to finish", file=sys.stderr)
+            return 130
     try:
         overrides = {name: parse_value(value, name) for name, value in args.parameter}
     except ValueError as error:

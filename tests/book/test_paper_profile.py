@@ -14,6 +14,8 @@ then run again with its labelled fallback (:data:`FALLBACKS`) so that the rest o
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import pickle
 from pathlib import Path
@@ -27,6 +29,7 @@ from PIL import Image
 
 from imgleak import images
 from imgleak.attacks.datasets import load_stl10
+from imgleak.scorecard.base import BUDGETS
 from imgleak.book import BookError, CHAPTERS_DIR, chapter_names, content_hash, execute_chapter, load_profile
 from imgleak.experiments.rvt import load_dataset
 
@@ -47,6 +50,9 @@ SIZES: dict[str, Any] = {  # name -> tiny value, wherever the paper profile sets
 }
 ADDED_SIZES: dict[str, dict[str, Any]] = {  # sizes the profile leaves at the chapter's (large) default
     "selective_encryption": {"pixel_patches_per_image": 20, "uniform_images": 1, "mine_batch_size": 16},
+    # the paper budget with every size of the quick one (its name, schemes and criteria kept), one seed
+    "leakage_benchmark": {"seeds": [0], "budget_overrides": {
+        k: v for k, v in dataclasses.asdict(BUDGETS["quick"]).items() if k != "name"}},
 }
 OFFLINE_FAILURES = {  # chapter -> the error its paper settings must stop with here: the file to fetch, the fallback
     "selective_encryption": r"WeightsUnavailableError: pretrained weights for 'clip-vit-b-32' .*"
@@ -261,6 +267,7 @@ EXPECTED_OUTPUT = {  # chapter -> lines its outputs must hold: it read the files
     "information_and_rvt": ["mnist: {} training and {} test images of (C, H, W) = {}".format(*SPLITS["mnist"])],
     "ciphertext_only_attacks": ["AttackData('stl10', train={}, test={}, val=0, image_shape={}, classes=10)".format(
         *SPLITS["stl10"])],
+    "leakage_benchmark": ["Budget `paper` with"],
 }
 CASES = [(chapter, False) for chapter in CHAPTERS] + [(chapter, True) for chapter in FALLBACKS]
 

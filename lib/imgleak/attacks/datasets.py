@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -151,19 +151,59 @@ def photo_crops(
         ``name="photo-crops"``; labels are indices of the source photo in ``classes`` (all the
         photos used, in the order given).
     """
-    n_train, n_test, size = positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), positive_int(size, "size")
-    n_val, seed = non_negative_int(n_val, "n_val"), integer(seed, "seed")
+    size = positive_int(size, "size")
     if max_side is not None:
         max_side = positive_int(max_side, "max_side")
         if max_side < size:
             raise ValueError(f"max_side ({max_side}) must be at least the crop size ({size})")
     loaded = _photos(photos)
-    names = tuple(p.name for p in loaded)
+    images = [p.image if max_side is None else _shrink(p.image, max_side) for p in loaded]
+    try:
+        data = source_crops(images, n_train, n_test, size, names=[p.name for p in loaded], test_photos=test_photos,
+                            n_val=n_val, seed=seed, what="photo")
+    except ValueError as err:
+        if max_side is None or "smaller than the crop size" not in str(err):
+            raise
+        raise ValueError(f"{err}; raise max_side") from None
+    settings = {"source": "bundled photographs (imgleak.images.bundled_photos)", **data.settings,
+                "max_side": max_side}
+    return replace(data, name="photo-crops", settings=settings)
+
+
+def source_crops(
+    images: Sequence[torch.Tensor],
+    n_train: int,
+    n_test: int,
+    size: int,
+    *,
+    names: Sequence[str] | None = None,
+    test_photos: int | Sequence[str] = 1,
+    n_val: int = 0,
+    seed: int = 0,
+    what: str = "source image",
+) -> AttackData:
+    """Random ``size`` × ``size`` crops of any uint8 ``(C, H, W)`` ``images``, split by source image.
+
+    What :func:`photo_crops` does for the bundled photographs, for images of one's own (the
+    scorecard cuts its attack data from the run's images this way): ``test_photos`` images (a
+    count drawn with ``seed``, or names from ``names``; default names ``"source 0"``, …) feed
+    only the test crops, the others only the training crops (and the optional validation
+    crops); each split's crops are shared out evenly among its images, then shuffled. ``what``
+    names an image in the error for one smaller than ``size``.
+
+    >>> pictures = [torch.full((1, 20, 20), v, dtype=torch.uint8) for v in (0, 1, 2)]
+    >>> data = source_crops(pictures, 4, 2, 8, seed=0)
+    >>> data.train.shape, data.test_photos, sorted(set(data.test.flatten().tolist()))
+    (torch.Size([4, 1, 8, 8]), ('source 2',), [2])
+    """
+    n_train, n_test, size = positive_int(n_train, "n_train"), positive_int(n_test, "n_test"), positive_int(size, "size")
+    n_val, seed = non_negative_int(n_val, "n_val"), integer(seed, "seed")
+    images, names = _sources(images, names)
     generator = torch.Generator().manual_seed(seed)
     test_index = _test_split(test_photos, names, generator)
     train_index = [i for i in range(len(names)) if i not in test_index]
-    images = _crop_sources(loaded, size, max_side)
-    # one independent position seed per (split, photo): adding a photo or crops elsewhere changes nothing here
+    _check_crop_sources(images, names, size, what)
+    # one independent position seed per (split, image): adding an image or crops elsewhere changes nothing here
     position_seeds = torch.randint(0, 2**62, (3, len(names)), generator=generator).tolist()
 
     def crops(indices: list[int], total: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,17 +212,31 @@ def photo_crops(
     train, train_labels = crops(train_index, n_train, 0)
     test, test_labels = crops(test_index, n_test, 1)
     val, val_labels = crops(train_index, n_val, 2) if n_val else (None, None)
-    settings = {
-        "source": "bundled photographs (imgleak.images.bundled_photos)",
-        "n_train": n_train, "n_test": n_test, "n_val": n_val, "size": size,
-        "photos": list(names), "test_photos": [names[i] for i in test_index],
-        "max_side": max_side, "seed": seed,
-    }
+    settings = {"n_train": n_train, "n_test": n_test, "n_val": n_val, "size": size, "photos": list(names),
+                "test_photos": [names[i] for i in test_index], "seed": seed}
     return AttackData(
-        name="photo-crops", train=train, train_labels=train_labels, test=test, test_labels=test_labels,
+        name="source-crops", train=train, train_labels=train_labels, test=test, test_labels=test_labels,
         classes=names, train_photos=tuple(names[i] for i in train_index),
         test_photos=tuple(names[i] for i in test_index), val=val, val_labels=val_labels, settings=settings,
     )
+
+
+def _sources(images: Sequence[torch.Tensor], names: Sequence[str] | None) -> tuple[list[torch.Tensor], tuple[str, ...]]:
+    """The source images (uint8 ``(C, H, W)``, at least two) and their names (unique)."""
+    if isinstance(images, torch.Tensor) or not isinstance(images, Sequence):
+        raise TypeError(f"images must be a list of uint8 (C, H, W) tensors, got {type(images).__name__}")
+    for i, image in enumerate(images):
+        if not isinstance(image, torch.Tensor) or image.dtype != torch.uint8 or image.dim() != 3:
+            kind = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, torch.Tensor) else type(image).__name__
+            raise TypeError(f"images[{i}] must be a uint8 tensor shaped (C, H, W), got {kind}")
+    names = tuple(f"source {i}" for i in range(len(images))) if names is None else tuple(names)
+    if len(names) != len(images) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"names must be {len(images)} strings, one per image, got {list(names)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names must not repeat a name, got {list(names)}")
+    if len(names) < 2:
+        raise ValueError(f"images must hold at least 2 images (one for each split), got {len(names)}")
+    return list(images), names
 
 
 def _photos(photos: Sequence[str] | None) -> list:
@@ -217,19 +271,15 @@ def _test_split(test_photos: int | Sequence[str], names: tuple[str, ...], genera
     return test_index
 
 
-def _crop_sources(loaded: list, size: int, max_side: int | None) -> list[torch.Tensor]:
-    """The photos' images (shrunk to ``max_side``), checked to hold a ``size`` crop and share a channel count."""
-    images = [p.image if max_side is None else _shrink(p.image, max_side) for p in loaded]
-    for photo, image in zip(loaded, images):
+def _check_crop_sources(images: list[torch.Tensor], names: Sequence[str], size: int, what: str) -> None:
+    """``ValueError`` unless every image holds a ``size`` crop and all share a channel count."""
+    for name, image in zip(names, images):
         if image.shape[-1] < size or image.shape[-2] < size:
-            raise ValueError(
-                f"photo {photo.name!r} is {image.shape[-2]}x{image.shape[-1]} pixels, smaller than the crop size {size}"
-                + ("; raise max_side" if max_side is not None else "")
-            )
+            raise ValueError(f"{what} {name!r} is {image.shape[-2]}x{image.shape[-1]} pixels, smaller than the crop "
+                             f"size {size}")
     channels = {int(image.shape[0]) for image in images}
     if len(channels) != 1:
-        raise ValueError(f"the photos have different channel counts {sorted(channels)}; choose photos of one kind")
-    return images
+        raise ValueError(f"the images have different channel counts {sorted(channels)}; choose images of one kind")
 
 
 def _shuffled_crops(images: list[torch.Tensor], indices: list[int], total: int, size: int, seeds: list[int],
@@ -315,4 +365,4 @@ def halves(images: torch.Tensor, seed: int = 0, fraction: float = 0.5) -> tuple[
     return images[rows_1], images[rows_2]
 
 
-__all__ = ["CROP_SIZE", "STL10_SIZES", "AttackData", "halves", "load_stl10", "photo_crops"]
+__all__ = ["CROP_SIZE", "STL10_SIZES", "AttackData", "halves", "load_stl10", "photo_crops", "source_crops"]

@@ -1,0 +1,196 @@
+"""The scorecard's schemes: every library scheme under its name, the controls, the learned keys
+trained on the run's images, and a user's own scheme imported by name and checked before use."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from imgleak import ciphers
+from imgleak.ciphers import Cipher, TransformNet
+from imgleak.scorecard.base import BUDGETS
+from imgleak.scorecard.key import fingerprint
+from imgleak.scorecard.runner import ImageSource, make_context
+from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, check_scheme, library_schemes, resolve,
+                                       train_tn_model_key)
+
+NAMES = ["identity", "one_time_pad", *[f"selective-{n}" for n in range(1, 8)], "rvt-faithful", "rvt-invertible",
+         "permutation-per-image", "permutation-fixed", "blockwise", "pixelwise-same", "pixelwise-different", "etc",
+         "tn_model", "tn_gan"]
+KEYED = NAMES[:-2]
+
+
+@pytest.fixture(scope="module")
+def context():
+    return make_context(ImageSource(), BUDGETS["quick"], seed=0, device="cpu")
+
+
+def test_every_library_scheme_is_there_under_its_name():
+    schemes = library_schemes()
+    assert list(schemes) == NAMES
+    assert CONTROLS == ("identity", "one_time_pad")
+    for name, subject in schemes.items():
+        assert subject.name == name and isinstance(subject.cipher, Cipher)
+    assert schemes["one_time_pad"].cipher == ciphers.get("selective", bits=8)
+    assert [schemes[f"selective-{n}"].cipher.bits for n in range(1, 8)] == list(range(1, 8))
+    assert schemes["rvt-faithful"].cipher.mode == "faithful" and schemes["rvt-invertible"].cipher.mode == "invertible"
+    assert schemes["permutation-fixed"].cipher.per_image is False
+    assert schemes["pixelwise-different"].cipher.mode == "different"
+
+
+@pytest.mark.parametrize("name", KEYED)
+def test_keyed_schemes_protect_the_budget_crops(name, context):
+    subject = library_schemes()[name]
+    key = subject.key(0, context)
+    y = subject.cipher.encrypt(context.images, key)
+    assert y.shape == context.images.shape and y.dtype == torch.uint8
+    if name == "identity":
+        assert torch.equal(y, context.images)
+    else:
+        assert not torch.equal(y, context.images)
+    if subject.cipher.invertible:
+        assert torch.equal(subject.cipher.decrypt(y, key), context.images)
+
+
+def test_one_time_pad_flips_about_half_of_all_bits(context):
+    subject = library_schemes()["one_time_pad"]
+    y = subject.cipher.encrypt(context.images, subject.key(0, context))
+    flipped = torch.bitwise_xor(y, context.images)
+    share = float(torch.stack([(flipped >> b) & 1 for b in range(8)]).float().mean())
+    assert abs(share - 0.5) < 0.01  # 98,304 bit samples: 5 sigma is 0.008
+
+
+def test_tn_model_key_is_trained_on_the_crops_labelled_by_source(context):
+    key = library_schemes()["tn_model"].key(0, context)
+    assert isinstance(key, TransformNet) and key.name == "tn_model"
+    assert key.settings["epochs"] == BUDGETS["quick"].tn_epochs and key.settings["seed"] == 0
+    assert key.settings["num_classes"] == 4  # 4 crops from 4 different photos (crop i from photo i mod 11)
+    assert key.settings["image_shape"] == [3, 32, 32]
+    assert fingerprint(train_tn_model_key(0, context)) == fingerprint(key)  # seeded
+    y = ciphers.get("tn_model").encrypt(context.images, key)
+    assert y.shape == context.images.shape and y.dtype == torch.uint8
+
+
+def test_tn_gan_key_is_trained(context):
+    key = library_schemes()["tn_gan"].key(1, context)
+    assert isinstance(key, TransformNet) and key.name == "tn_gan" and key.settings["seed"] == 1
+    assert key.settings["epochs"] == BUDGETS["quick"].tn_epochs
+
+
+# ------------------------------------------------------------------------------------ a user's scheme
+
+USER_MODULE = '''
+import torch
+from imgleak.ciphers import CipherBase
+
+
+def xor_key(images, key):
+    """A fine scheme: XOR every byte with the key's first byte."""
+    return images ^ key.material[0]
+
+
+def wrong_shape(images, key):
+    return images[..., :-1] ^ key.material[0]
+
+
+def float_output(images, key):
+    return images.float() / 255 + key.material[0]
+
+
+def ignores_key(images, key):
+    return 255 - images
+
+
+def random_output(images, key):
+    return torch.randint(0, 256, images.shape, dtype=torch.uint8)
+
+
+def in_place(images, key):
+    return images.bitwise_xor_(key.material[0])
+
+
+def elsewhere(images, key):
+    return torch.empty(images.shape, dtype=torch.uint8, device="meta")
+
+
+def raises(images, key):
+    raise RuntimeError("not today")
+
+
+class Rotate(CipherBase):
+    name = "rotate"
+
+    def encrypt(self, x, key, *, first_index=0):
+        return torch.roll(x, shifts=1 + key.material[0] % 7, dims=-1)
+
+    def key_space_log2(self, shape):
+        return 3.0
+
+
+rotate = Rotate()
+not_a_scheme = 42
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_schemes.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_schemes", raising=False)
+    return "my_schemes"
+
+
+def test_a_user_function_runs_as_a_cipher(user_module, context):
+    (subject,) = resolve([f"{user_module}:xor_key"])
+    assert subject.name == "my_schemes:xor_key" and isinstance(subject.cipher, FunctionCipher)
+    key = subject.key(0, context)
+    assert torch.equal(subject.cipher.encrypt(context.images, key), context.images ^ key.material[0])
+    assert subject.cipher.invertible is False
+
+
+@pytest.mark.parametrize("attribute", ["Rotate", "rotate"])
+def test_a_user_cipher_class_or_instance_is_used_as_it_is(user_module, attribute, context):
+    (subject,) = resolve([f"{user_module}:{attribute}"])
+    assert type(subject.cipher).__name__ == "Rotate"
+    assert subject.cipher.key_space_log2((3, 32, 32)) == 3.0
+
+
+@pytest.mark.parametrize("attribute,check", [
+    ("wrong_shape", "shape"), ("float_output", "dtype"), ("ignores_key", "key"), ("random_output", "deterministic"),
+    ("in_place", "input kept"), ("elsewhere", "device"), ("raises", "runs"),
+])
+def test_a_bad_user_scheme_is_refused_naming_the_check(user_module, attribute, check):
+    with pytest.raises(ValueError, match=f"scheme 'my_schemes:{attribute}' failed the '{check}' check"):
+        resolve([f"{user_module}:{attribute}"])
+
+
+@pytest.mark.parametrize("name,message", [
+    ("my_schemes:not_a_scheme", "is a int: expected a Cipher"),
+    ("my_schemes:missing", "'missing' is not an attribute of module 'my_schemes'"),
+    ("no_such_module_here:f", "cannot import module 'no_such_module_here'"),
+    ("my_schemes:", "must be a library name or 'package.module:attribute'"),
+    ("os:system('true')", "is not an attribute"),  # imported by name, never evaluated
+    ("rot13", "unknown scheme 'rot13'; choose from identity, one_time_pad, selective-1"),
+])
+def test_names_that_are_not_schemes_are_refused(user_module, name, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve([name])
+
+
+def test_resolve_refuses_repeats_and_non_lists():
+    with pytest.raises(ValueError, match="must not repeat"):
+        resolve(["identity", "identity"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        resolve("identity")
+    with pytest.raises(TypeError, match="must be a str"):
+        resolve([3])
+
+
+def test_check_uses_the_shape_it_is_given():
+    cipher = FunctionCipher(lambda x, key: x[:, :1].expand_as(x) ^ key.material[0], "grey")
+    check_scheme(cipher, "grey", (2, 1, 16, 16))  # one channel: fine
+    with pytest.raises(ValueError, match="'runs' check"):
+        check_scheme(FunctionCipher(lambda x, key: x.view(2, 3, 32, 32) ^ 1, "fixed"), "fixed", (2, 3, 16, 16))
