@@ -71,7 +71,7 @@ class Key:
         """The key written by :meth:`hex`."""
         try:
             material = bytes.fromhex(text)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError):
             raise ValueError(f"Key.from_hex expects {2 * KEY_BYTES} hex digits") from None
         return cls(material)
 

@@ -10,24 +10,12 @@ import torch
 
 from imgleak import ciphers
 from imgleak.ciphers.rvt import Vortex, VortexKey
-from imgleak.images import bundled_photos
 from imgleak.keys import Key
-from imgleak.scorecard.base import BUDGETS, Context, Subject
+from imgleak.scorecard.base import Context, Subject
 from imgleak.scorecard.key import CRITERIA, changed_bits, fingerprint, flip_bit, key_sensitivity, key_space
 
 IDENTITY = Subject("identity", ciphers.get("identity"))
 OTP = Subject("one_time_pad", ciphers.get("selective", bits=8))
-
-
-@pytest.fixture(scope="module")
-def photos() -> Context:
-    """Four bundled photographs, centre crops of the quick budget's size (4 x 3 x 32 x 32)."""
-    size = BUDGETS["quick"].size
-    crops = []
-    for photo in bundled_photos(["astronaut", "coffee", "chelsea", "rocket"]):
-        h, w = photo.size
-        crops.append(photo.image[:, (h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2])
-    return Context(torch.stack(crops), seed=0, budget=BUDGETS["quick"])
 
 
 def test_key_space_is_zero_for_identity_and_the_pad_length_for_the_pad(photos):

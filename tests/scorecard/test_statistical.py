@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from imgleak import ciphers, metrics
-from imgleak.images import bundled_photos
 from imgleak.scorecard.base import BUDGETS, Context, Subject
 from imgleak.scorecard.statistical import (
     ALPHAS, CRITERIA, block_entropy_moments, choose_block_side, cipher_images, correlation, entropy,
@@ -31,17 +30,6 @@ WU_TABLE = {
 
 def _context(images: torch.Tensor, seed: int = 0) -> Context:
     return Context(images, seed=seed, budget=BUDGETS["quick"])
-
-
-@pytest.fixture(scope="module")
-def photos() -> Context:
-    """Four bundled photographs, centre crops of the quick budget's size (4 x 3 x 32 x 32)."""
-    size = BUDGETS["quick"].size
-    crops = []
-    for photo in bundled_photos(["astronaut", "coffee", "chelsea", "rocket"]):
-        h, w = photo.size
-        crops.append(photo.image[:, (h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2])
-    return _context(torch.stack(crops))
 
 
 # --- published tables -------------------------------------------------------------------------

@@ -61,7 +61,6 @@ from tqdm import tqdm
 
 from .._checks import boolean, integer, positive_int
 from ..images import Photo, bundled_photos, extract_patches, load_folder, patch_positions
-from ..keys import Key
 from ..tensors import resolve_device
 from .base import BUDGETS, Budget, Context, Criterion, Measurement, Subject
 from .key import fingerprint

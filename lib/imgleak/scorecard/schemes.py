@@ -37,7 +37,6 @@ import torch
 
 from .. import ciphers
 from ..ciphers import Cipher, CipherBase
-from ..keys import Key
 from ..tensors import as_image_batch, restore_rank
 from .base import Context, Subject
 from .runner import crop_source_index
