@@ -4,6 +4,7 @@ trained on the run's images, and a user's own scheme imported by name and checke
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 import textwrap
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from imgleak import ciphers
 from imgleak.ciphers import Cipher, TransformNet
-from imgleak.scorecard.base import BUDGETS
+from imgleak.scorecard.base import BUDGETS, Context
 from imgleak.scorecard.key import fingerprint
 from imgleak.scorecard.runner import ImageSource, make_context
 from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, check_scheme, library_schemes, resolve,
@@ -194,3 +195,10 @@ def test_check_uses_the_shape_it_is_given():
     check_scheme(cipher, "grey", (2, 1, 16, 16))  # one channel: fine
     with pytest.raises(ValueError, match="'runs' check"):
         check_scheme(FunctionCipher(lambda x, key: x.view(2, 3, 32, 32) ^ 1, "fixed"), "fixed", (2, 3, 16, 16))
+
+
+def test_tn_model_key_trains_on_the_context_labels_when_it_has_them():
+    images = torch.randint(0, 256, (8, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labelled = Context(images, 0, BUDGETS["quick"], labels=torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]))
+    assert train_tn_model_key(0, labelled).settings["num_classes"] == 3  # the digits' classes, not one per image
+    assert train_tn_model_key(0, replace(labelled, labels=None)).settings["num_classes"] == 8

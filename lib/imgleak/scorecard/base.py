@@ -113,13 +113,15 @@ class Context:
     """What a cell runs on: the plain ``images`` (uint8 ``(N, C, H, W)``, ``budget.images`` crops of
     ``budget.size``), the full-size ``sources`` they were cut from (uint8 ``(C, H, W)`` each, in
     order: criteria that need more crops, such as the attacks, cut their own and split them by
-    source), the ``seed``, the ``budget`` and the ``device``."""
+    source), the ``seed``, the ``budget`` and the ``device``; ``labels`` (int64 ``(N,)``) when the
+    images have classes of their own (the utility criterion's digits), which learned keys train on."""
 
     images: torch.Tensor
     seed: int
     budget: Budget
     sources: tuple[torch.Tensor, ...] = ()
     device: torch.device = torch.device("cpu")
+    labels: torch.Tensor | None = None
 
 
 Criterion = Callable[[Subject, Context], list[Measurement]]

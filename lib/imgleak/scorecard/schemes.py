@@ -55,8 +55,11 @@ CHECK_SHAPE = (2, 3, 32, 32)
 
 
 def _labels(context: Context) -> torch.Tensor:
-    """The class of each plain image: the index of its source photo (each image its own class without sources)."""
+    """The class of each plain image: ``context.labels``, else the index of its source photo (each image its
+    own class without sources)."""
     n = int(context.images.shape[0])
+    if context.labels is not None:
+        return context.labels
     if not context.sources:
         return torch.arange(n, dtype=torch.int64)
     return crop_source_index(n, len(context.sources))

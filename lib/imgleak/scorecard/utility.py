@@ -108,7 +108,7 @@ def utility(subject: Subject, context: Context) -> list[Measurement]:
     setting: dict[str, Any] = {"model": f"SmallClassifier (width {WIDTH})", "epochs": budget.utility_epochs,
                                "train": len(train), "test": len(test), "digit_side": DIGIT_SIDE,
                                "metric": "best test accuracy", **TRAINING}
-    digits = Context(train.images, seed, budget, (), context.device)
+    digits = Context(train.images, seed, budget, (), context.device, labels=train.labels)
     try:
         key = subject.key(seed, digits)
         x_train = subject.cipher.encrypt(train.images, key, first_index=0)
