@@ -49,7 +49,7 @@ HERE = Path(__file__).resolve()
 
 
 def evaluate(schemes: list[str], criteria: list[str] | None, budget: str, seed: int, out: str, workers: int | None,
-             resume: bool) -> dict[str, float]:
+             resume: bool, device: str = "auto") -> dict[str, float]:
     """What ``imgleak evaluate`` does, through the public API; the seconds of each phase."""
     start = time.perf_counter()
     from imgleak.scorecard import report, runner
@@ -61,7 +61,7 @@ def evaluate(schemes: list[str], criteria: list[str] | None, budget: str, seed: 
     subjects = library.resolve(schemes, (2, int(photos[0].image.shape[0]), chosen.size, chosen.size))
     with runner.dask_executor(workers) as executor:
         table = runner.run(subjects, runner.select_criteria(criteria), source, chosen, [seed], out,
-                           executor=executor, resume=resume, progress=False)
+                           executor=executor, resume=resume, device=device, progress=False)
     ran = time.perf_counter()
     report.write_report(table, runner.provenance(out), Path(out), overwrite=resume)
     failed = sorted(set(table.loc[table["error"] != "", "cell"]))
@@ -72,7 +72,7 @@ def evaluate(schemes: list[str], criteria: list[str] | None, budget: str, seed: 
 def timed_child(args: argparse.Namespace, out: Path, workers: int | None, resume: bool) -> dict[str, Any]:
     """Run :func:`evaluate` in a fresh process; its phases, wall time and the load average around it."""
     command = [sys.executable, str(HERE), "--child", "--budget", args.budget, "--seed", str(args.seed),
-               "--out", str(out), "--schemes", *args.schemes]
+               "--out", str(out), "--device", args.device, "--schemes", *args.schemes]
     command += ["--criteria", *args.criteria] if args.criteria else []
     command += ["--workers", str(workers)] if workers else []
     command += ["--resume"] if resume else []
@@ -200,6 +200,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--schemes", nargs="+", help="scheme names (default: every library scheme)")
     parser.add_argument("--criteria", nargs="+", help="criteria names (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="the one seed (default 0)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, as imgleak evaluate), cpu or cuda")
     parser.add_argument("--out", help="a new folder for the runs (default: a new temporary folder)")
     parser.add_argument("--workers", type=int, help="run (1)/(2) on a local dask cluster of N processes")
     parser.add_argument("--resume-repeats", type=int, default=3, help="timed resumes after a warm-up; 0: none")
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     if args.child:
         print(json.dumps(evaluate(args.schemes, args.criteria, args.budget, args.seed, args.out, args.workers,
-                                  args.resume)))
+                                  args.resume, args.device)))
         return
     from imgleak.scorecard.schemes import library_schemes
 
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     commit = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, check=False).stdout.strip()
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, commit {commit}, {os.cpu_count()} CPUs, torch threads "
-          f"{torch.get_num_threads()}, budget {args.budget}, seed {args.seed}, schemes {args.schemes}, "
+          f"{torch.get_num_threads()}, device {args.device}, budget {args.budget}, seed {args.seed}, schemes {args.schemes}, "
           f"criteria {args.criteria or 'all'}, out {out}")
     if args.compare_workers:
         result = measure_workers(args, out)

@@ -123,6 +123,26 @@ def test_a_chapter_override_touches_only_that_chapter(tmp_path: Path, fake_execu
     assert {r.name: r.executed for r in runs} == {"a": False, "b": True}
 
 
+def test_a_book_override_goes_to_the_chapters_that_declare_it(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass", "b": "pass"})
+    source = root / "notebooks" / "b.py"
+    source.write_text(source.read_text().replace("value = 1", "device = 'auto'"))
+    book.build_book(root, "quick", overrides={"device": "cuda"}, log=quiet)
+    assert fake_execution == [("a", {}), ("b", {"device": "cuda"})]
+    with pytest.raises(BookError, match=r"the book has no parameter\(s\) \['devcie'\]; chapter 'a' declares: value; "
+                                        r"chapter 'b' declares: device"):
+        book.build_book(root, "quick", overrides={"devcie": "cuda"}, force=True, log=quiet)
+
+
+def test_without_html_the_chapters_are_executed_and_nothing_is_built(tmp_path: Path, fake_execution,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    monkeypatch.setattr(book, "build_html", lambda root: pytest.fail("build_html ran with html=False"))
+    index, runs = book.build_book(root, "quick", html=False, log=quiet)
+    assert index is None and [r.executed for r in runs] == [True]
+    assert (root / book.CHAPTERS_DIR / "a.ipynb").is_file()
+
+
 def test_force_reexecutes(tmp_path: Path, fake_execution) -> None:
     root = make_project(tmp_path, {"a": "pass"})
     book.build_book(root, "quick", log=quiet)

@@ -247,6 +247,24 @@ def parse_value(text: str, name: str = "value") -> Any:
                          "write it as YAML, e.g. 3, 0.5, [1, 2], astronaut or '\"quoted text\"'") from None
 
 
+def source_parameters(root: Path, name: str) -> dict[str, Any]:
+    """The parameters chapter ``name`` declares in ``notebooks/<name>.py``, with their defaults (as text)."""
+    with tempfile.TemporaryDirectory(prefix=f"imgleak-{name}-") as tmp:
+        notebook = Path(tmp) / f"{name}.ipynb"
+        to_notebook(root / SOURCES_DIR / f"{name}.py", notebook)
+        return declared_parameters(notebook)
+
+
+def _book_overrides(root: Path, names: list[str], overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Whole-book overrides per chapter: each chapter takes those it declares; a name no chapter declares is an error."""
+    declared = {name: source_parameters(root, name) for name in names}
+    unknown = sorted(set(overrides) - {p for parameters in declared.values() for p in parameters})
+    if unknown:
+        listing = "; ".join(f"chapter {n!r} declares: {', '.join(p)}" for n, p in declared.items())
+        raise BookError(f"the book has no parameter(s) {unknown}; {listing}")
+    return {name: {k: v for k, v in overrides.items() if k in declared[name]} for name in names}
+
+
 def build_book(
     root: str | os.PathLike | None = None,
     profile: str = "default",
@@ -254,11 +272,16 @@ def build_book(
     overrides: dict[str, Any] | None = None,
     force: bool = False,
     log=print,
-) -> tuple[Path, list[ChapterRun]]:
+    html: bool = True,
+) -> tuple[Path | None, list[ChapterRun]]:
     """Execute the chapters that need it and build the HTML book; return ``index.html`` and what ran.
 
     ``chapter`` restricts (re-)execution to one chapter; the others are executed only if they
-    have never been executed. ``overrides`` replace profile parameters of the executed chapters.
+    have never been executed. ``overrides`` replace profile parameters of the executed chapters;
+    without ``chapter`` each chapter takes the overrides it declares (``device`` goes to the
+    chapters that have one) and a name that no chapter declares is an error. ``html=False``
+    executes the chapters into ``book/chapters`` without building the HTML (index ``None``):
+    for a machine without Sphinx, e.g. a GPU box.
     """
     root = project_root(root)
     names = chapter_names(root)
@@ -269,12 +292,14 @@ def build_book(
     if chapter is not None and chapter not in names:
         raise BookError(f"unknown chapter {chapter!r}; chapters: {', '.join(names)}")
     overrides = dict(overrides or {})
+    per_chapter = _book_overrides(root, names, overrides) if chapter is None and overrides else {}
     library = _library_digest()
     runs = []
     for name in names:
         output = root / CHAPTERS_DIR / f"{name}.ipynb"
         selected = chapter is None or name == chapter
-        parameters = {**settings.chapters.get(name, {}), **(overrides if selected else {})}
+        chosen = per_chapter.get(name, overrides) if selected else {}
+        parameters = {**settings.chapters.get(name, {}), **chosen}
         chapter_hash = content_hash(root / SOURCES_DIR / f"{name}.py", parameters, library)
         stale = recorded_hash(output) != chapter_hash
         needed = not output.is_file() or (selected and (force or stale))
@@ -287,6 +312,9 @@ def build_book(
         execute_chapter(root, name, parameters, settings, chapter_hash)
         runs.append(ChapterRun(name, parameters, executed=True, seconds=time.perf_counter() - start))
         log(f"[{name}] done in {runs[-1].seconds:.1f} s")
+    if not html:
+        log(f"executed chapters are in {root / CHAPTERS_DIR}; HTML not built (html=False)")
+        return None, runs
     log("building the HTML book with jupyter-book")
     index = build_html(root)
     return index, runs

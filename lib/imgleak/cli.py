@@ -19,9 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", default="default", help="book/profiles/<PROFILE>.yaml (quick, default, paper)")
     book.add_argument("--chapter", help="re-execute only this chapter (name of notebooks/<CHAPTER>.py)")
     book.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                      help="override a chapter parameter; VALUE is read as YAML (repeatable)")
+                      help="override a chapter parameter, VALUE read as YAML (repeatable); without --chapter it goes "
+                           "to every chapter that declares it")
     book.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     book.add_argument("--root", help="the book's root folder (default: the current folder)")
+    book.add_argument("--no-html", action="store_true",
+                      help="execute the chapters into book/chapters without building the HTML (no Sphinx needed)")
     _evaluate_parser(commands)
     return parser
 
@@ -113,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))  # exits with status 2, as argparse does for bad arguments
     try:
-        index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force)
+        index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force, html=not args.no_html)
     except BookError as error:
         print(f"imgleak book: {error}", file=sys.stderr)
         return 1
-    print(f"The book is at {index}")
+    print(f"The book is at {index}" if index else "The chapters are executed (no HTML: --no-html)")
     return 0
 
 
