@@ -25,7 +25,8 @@ def device(request: pytest.FixtureRequest) -> torch.device:
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
         pytest.exit("--device cuda was asked for but CUDA is not available on this machine", returncode=4)
-    return torch.device(choice)
+    # with its index, as tensors report it: torch.device("cuda") != torch.device("cuda", 0)
+    return torch.device("cuda", torch.cuda.current_device()) if choice == "cuda" else torch.device(choice)
 
 
 @pytest.fixture(scope="module")

@@ -200,8 +200,10 @@ def information_variation(
         # copies of the first pixel of each pair along axis -2, of the second along axis -1
         first = [_window(t, dy, dx, False).unsqueeze(-1) for t in (rows, cols, valid)]
         second = [_window(t, dy, dx, True).unsqueeze(-2) for t in (rows, cols, valid)]
-        d_new = (first[0] - second[0]).square_().add_((first[1] - second[1]).square_()).sqrt_()
-        kept = d_new.sub_(d).abs_().mul_(-1 / change_scale).exp_().masked_fill_(~(first[2] & second[2]), 0.0)
+        squared = (first[0] - second[0]).square_().add_((first[1] - second[1]).square_())  # exact: integers
+        same = squared == dy * dy + dx * dx  # distance kept: exactly no loss, whatever sqrt's rounding on the device
+        change = squared.sqrt_().sub_(d).abs_().masked_fill_(same, 0.0)
+        kept = change.mul_(-1 / change_scale).exp_().masked_fill_(~(first[2] & second[2]), 0.0)
         share = 1 - kept.amax(dim=(-2, -1))  # the best pair of copies
         pair = u(_window(v, dy, dx, False), _window(v, dy, dx, True))
         lost = lost + math.exp(-(d - 1) / decay) * (pair * share).sum(dim=(1, 2, 3))

@@ -136,7 +136,10 @@ def test_resize(encoders: dict[str, Encoder], device: torch.device) -> None:
     x = images(3, device=device)
     small = images(1, size=16, device=device)
     assert enc.embed(small, resize=True).shape == (1, 512)
-    torch.testing.assert_close(enc.embed(x, resize=True, batch_size=2, progress=True), enc.embed(x))  # no-op
+    # resize is a no-op at 224x224; on CUDA another batch size may pick another cuDNN algorithm (float32 sums in
+    # another order), hence the same tolerance as the batching check above
+    torch.testing.assert_close(enc.embed(x, resize=True, batch_size=2, progress=True), enc.embed(x),
+                               rtol=1e-4, atol=1e-4)
     assert enc.embed(x[:0]).shape == (0, 512)
 
 

@@ -134,6 +134,8 @@ class Encoder:
         as MINE's input) on the device the images came in on. ``resize=True`` resizes every
         image bicubically (antialiased) to 224x224 first, as the paper does for whole images;
         otherwise CLIP needs 224x224 inputs and the ResNets take any size of at least 32x32.
+        Convolutions run in full float32 on CUDA too (cuDNN's default TF32 is switched off here),
+        so an image's embedding does not depend on the batch it came in.
 
         >>> encoder = load_encoder("resnet18", pretrained=False, device="cpu")
         >>> grey = torch.arange(2 * 32 * 32).reshape(2, 1, 32, 32).remainder(256).to(torch.uint8)
@@ -171,7 +173,7 @@ class Encoder:
         n = batch.shape[0]
         outputs = []
         bar = tqdm(total=n, desc=f"embed ({self.name})", unit="img", disable=not progress, leave=False)
-        with torch.inference_mode():
+        with torch.inference_mode(), _ieee_convolutions():
             for start in range(0, n, batch_size):
                 x = batch[start:start + batch_size].to(self.device, non_blocking=True)
                 x = x.to(torch.float32).div_(255.0)
@@ -187,6 +189,14 @@ class Encoder:
         # cat outside inference mode: the result is a normal tensor, not an inference tensor
         emb = torch.cat(outputs) if outputs else torch.empty(0, self.dim, device=out_device)
         return restore_rank(emb, single)
+
+
+def _ieee_convolutions():
+    """cuDNN convolutions in full float32 (no TF32, which CUDA uses by default), so an image's
+    embedding does not depend on the batch it came in; no effect on the CPU."""
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, benchmark_limit=cudnn.benchmark_limit,
+                       deterministic=cudnn.deterministic, allow_tf32=False)
 
 
 def load_encoder(
