@@ -33,7 +33,9 @@ def _docstring_tests() -> list[doctest.DocTest]:
 DOCTESTS = _docstring_tests()
 
 
-EXAMPLED = ("imgleak.metrics", "imgleak.mi.histogram", "imgleak.mi.mine", "imgleak.mi.encoders", "imgleak.keys",
+EXAMPLED = ("imgleak.metrics", "imgleak.mi.histogram", "imgleak.mi.mine", "imgleak.mi.encoders",
+            "imgleak.mi.bounds", "imgleak.mi.critics", "imgleak.mi.ensemble", "imgleak.mi.config",
+            "imgleak.mi.ground_truth", "imgleak.keys",
             "imgleak.chacha", "imgleak.information", "imgleak.tensors", "imgleak.ciphers.keyspace",
             "imgleak.ciphers.selective", "imgleak.ciphers.rvt", "imgleak.ciphers.permutation",
             "imgleak.ciphers.blockwise", "imgleak.ciphers.pixelwise", "imgleak.ciphers.etc")

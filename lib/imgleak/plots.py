@@ -164,6 +164,41 @@ def mine_curves_plot(curves: dict[int, Sequence[float]], distances: dict[int, Se
     return fig
 
 
+def estimator_sweep_plot(summary, title: str = "") -> plt.Figure:
+    """Mean estimate (bits) against n for every estimator, one panel per source, with the band of
+    the confidence interval across seeds (none with one seed) and each finite ceiling dashed.
+
+    ``summary`` has ``source, estimator, ceiling_bits, n, mean, ci_low, ci_high`` (see
+    :func:`imgleak.experiments.selective.sweep_summary`).
+
+    >>> import pandas as pd
+    >>> summary = pd.DataFrame({"source": "pixels", "estimator": "infonce", "ceiling_bits": 8.0, "n": [0, 8],
+    ...                         "mean": [7.9, 0.0], "ci_low": [7.8, -0.1], "ci_high": [8.0, 0.1]})
+    >>> [line.get_label() for line in estimator_sweep_plot(summary).axes[0].lines]
+    ['infonce', 'infonce ceiling']
+    """
+    sources = list(dict.fromkeys(summary["source"]))
+    estimators = list(dict.fromkeys(summary["estimator"]))
+    colours = dict(zip(estimators, sns.color_palette(n_colors=len(estimators))))
+    fig, axes = plt.subplots(1, len(sources), figsize=(4.3 * len(sources) + 0.6, 3.8), squeeze=False)
+    for ax, source in zip(axes[0], sources):
+        for estimator, part in summary[summary["source"] == source].groupby("estimator", sort=False):
+            part = part.sort_values("n")
+            ax.plot(part["n"], part["mean"], marker="o", color=colours[estimator], label=estimator)
+            ax.fill_between(part["n"], part["ci_low"], part["ci_high"], color=colours[estimator], alpha=0.2, lw=0)
+            ceiling = float(part["ceiling_bits"].iloc[0])
+            if np.isfinite(ceiling):
+                ax.axhline(ceiling, color=colours[estimator], ls="--", lw=0.9, label=f"{estimator} ceiling")
+        ax.set_title(source, fontsize=10)
+        ax.set_xlabel("encrypted most significant bits n")
+    axes[0, 0].set_ylabel("held-out estimate (bits)")
+    axes[0, -1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------ RVT and image information
 
 

@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from imgleak.mi.mine import (
-    MineConfig,
-    MineDivergenceError,
-    MineResult,
-    StatisticsNetwork,
-    _derangement_rows,
-    estimate_mi,
-)
+from imgleak.mi.critics import CriticEnsemble
+from imgleak.mi.ensemble import derangement_rows
+from imgleak.mi.mine import MineConfig, MineDivergenceError, MineResult, StatisticsNetwork, estimate_mi
 
 # Settings that reach the truth on every Gaussian case below for 6 seeds each on a 2-core CPU
 # (worst error -0.08 nats against a tolerance of 0.14 for d=10), in about 4 s per run.
@@ -135,14 +130,79 @@ def test_global_rng_state_is_untouched(device):
         assert torch.equal(torch.cuda.get_rng_state(device), cuda_state)
 
 
-@pytest.mark.parametrize("objective", ["mine", "mine_f", "dv"])
-def test_every_objective_runs_and_reports_dv(objective, device):
+BOUND_OF = {"mine": "dv", "mine_f": "dv", "dv": "dv", "nwj": "nwj", "smile": "smile", "infonce": "infonce"}
+
+
+@pytest.mark.parametrize("critic", ["joint", "separable"])
+@pytest.mark.parametrize("objective", list(BOUND_OF))
+def test_every_objective_and_critic_runs_and_names_its_bound(objective, critic, device):
     x, y, _ = correlated_gaussians(1000, 2, 0.8, seed=4, device=device)
-    result = estimate_mi(x, y, objective=objective, seed=0, device=device, **QUICK)
-    assert result.settings["objective"] == objective
-    assert all(math.isfinite(v) for v in result.test_curve)
-    if objective != "mine_f":
-        assert result.objective_curve == pytest.approx(result.train_curve)
+    result = estimate_mi(x, y, objective=objective, critic=critic, seed=0, device=device, **QUICK)
+    assert (result.settings["objective"], result.settings["critic"]) == (objective, critic)
+    assert result.bound == BOUND_OF[objective]
+    assert all(math.isfinite(v) for v in result.test_curve + result.train_curve + result.objective_curve)
+    assert result.epoch == 3 and result.mi_nats == result.test_curve[-1]
+    if objective in ("mine", "dv"):
+        assert result.objective_curve == result.train_curve  # the DV bound, tracked once
+    if objective == "infonce":
+        assert result.ceiling_nats == math.log(128)  # held-out batches of the training batch size
+        assert max(result.test_curve + result.objective_curve) <= math.log(128)
+    else:
+        assert result.ceiling_nats == math.inf
+
+
+def test_ema_decay_zero_follows_plain_dv(device):
+    """With ema_decay=0 the moving average is the batch's own mean, so MINE's gradient is DV's.
+
+    Not bit for bit: MINE's surrogate differentiates to exp(T - (lse - log B)) / B where autograd
+    gives DV exp(T - lse), which round differently in float32; 36 steps stay within 1e-6 nats
+    (measured 4.5e-7 on the CPU), while swapping the moving average's weights (keeping the
+    first batch's mean for ever) is 6e-5 off."""
+    x, y, _ = correlated_gaussians(1000, 2, 0.9, seed=0, device=device)
+    steps = dict(epochs=3, batch_size=64, hidden=32, progress=False, seed=0, device=device)  # 36 steps
+    mine = estimate_mi(x, y, objective="mine", ema_decay=0.0, **steps)
+    plain = estimate_mi(x, y, objective="dv", **steps)
+    torch.testing.assert_close(mine.test_curve, plain.test_curve, rtol=0, atol=1e-6)
+    torch.testing.assert_close(mine.train_curve, plain.train_curve, rtol=0, atol=1e-6)
+    default = estimate_mi(x, y, objective="mine", **steps)
+    assert max(abs(a - b) for a, b in zip(default.test_curve, plain.test_curve)) > 1e-5  # the EMA does matter
+
+
+def test_nwj_trains_as_mine_f_and_reports_the_looser_nwj_bound(device):
+    x, y, _ = correlated_gaussians(1000, 2, 0.8, seed=5, device=device)
+    nwj = estimate_mi(x, y, objective="nwj", seed=1, device=device, **QUICK)
+    mine_f = estimate_mi(x, y, objective="mine_f", seed=1, device=device, **QUICK)
+    assert nwj.train_curve == mine_f.train_curve and nwj.objective_curve == mine_f.objective_curve
+    assert (nwj.bound, mine_f.bound) == ("nwj", "dv")
+    # the same critic, the same held-out pairs: NWJ <= DV (log m <= m / e)
+    assert all(a <= b + 1e-6 for a, b in zip(nwj.test_curve, mine_f.test_curve))
+    assert nwj.test_curve != mine_f.test_curve
+
+
+def test_smile_clip_changes_only_the_reported_value(device):
+    """SMILE's critic learns with the JS objective, whatever the clip; the clip acts on the estimate."""
+    x, y, _ = correlated_gaussians(1000, 2, 0.95, seed=6, device=device)
+    wide = estimate_mi(x, y, objective="smile", clip=50.0, seed=2, device=device, **QUICK)
+    tight = estimate_mi(x, y, objective="smile", clip=0.05, seed=2, device=device, **QUICK)
+    assert wide.train_curve == tight.train_curve  # the same critic at every epoch (its DV on the batches)
+    assert wide.objective_curve == wide.train_curve  # no score reaches +-50: the clipped DV is the DV
+    # clipping T_marg to +-0.05 bounds the partition term, so the estimate is at least mean T_joint - 0.05
+    assert tight.test_curve != wide.test_curve
+
+
+def test_early_stopping_reports_the_best_epoch(device):
+    x, y, _ = correlated_gaussians(600, 2, 0.0, seed=7, device=device)  # independent: the held-out bound wanders
+    full = estimate_mi(x, y, seed=3, epochs=12, batch_size=64, hidden=16, progress=False, device=device)
+    assert (full.epoch, full.mi_nats) == (12, full.test_curve[-1])
+    stopped = estimate_mi(x, y, seed=3, epochs=12, batch_size=64, hidden=16, early_stopping=2, progress=False,
+                          device=device)
+    curve = stopped.test_curve
+    assert curve == full.test_curve[: len(curve)]  # the same run, cut short
+    best = max(range(len(curve)), key=lambda e: (curve[e], -e)) + 1  # the first best epoch
+    assert (stopped.epoch, stopped.mi_nats) == (best, curve[best - 1])
+    assert len(curve) == min(12, best + 2)
+    assert len(curve) < 12, "this seed should stop early; pick another if the data changed"
+    assert stopped.settings["early_stopping"] == 2
 
 
 def test_inputs_are_converted(device):
@@ -150,7 +210,9 @@ def test_inputs_are_converted(device):
     pixels = torch.randint(0, 256, (600, 4), generator=generator, dtype=torch.uint8)
     noisy = (pixels.to(torch.int16) + torch.randint(-8, 9, (600, 4), generator=generator)).clamp(0, 255)
     from_uint8 = estimate_mi(pixels.to(device), noisy.to(torch.uint8).to(device), seed=0, device=device, **QUICK)
-    from_float = estimate_mi((pixels.float() / 255).to(device), (noisy.float() / 255).to(device),
+    # scaled as the library scales, on the same device (CUDA divides by a scalar as a multiplication by its
+    # reciprocal: last-bit differences from the CPU's division)
+    from_float = estimate_mi(pixels.to(device).float() / 255, noisy.to(torch.uint8).to(device).float() / 255,
                              seed=0, device=device, **QUICK)
     assert from_uint8.test_curve == from_float.test_curve
     # 1-D inputs are read as (N, 1); lists and NumPy arrays are accepted
@@ -188,22 +250,26 @@ def test_huge_learning_rate_raises_a_clear_error(device):
     assert isinstance(info.value, FloatingPointError) and isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("objective", ["mine", "mine_f", "dv"])
-def test_non_finite_scores_stop_at_the_right_epoch(objective, device, monkeypatch):
-    original = StatisticsNetwork.joint_and_marginal
+@pytest.mark.parametrize(("objective", "critic"), [("mine", "joint"), ("mine_f", "joint"), ("dv", "joint"),
+                                                 ("smile", "joint"), ("infonce", "joint"), ("nwj", "separable")])
+def test_non_finite_scores_stop_at_the_right_epoch(objective, critic, device, monkeypatch):
     calls = {"n": 0}
 
-    def explode_in_epoch_two(self, x, y, index):
-        calls["n"] += 1
-        t_joint, t_marg = original(self, x, y, index)
-        if calls["n"] > 4:  # 4 batches per epoch below
-            t_marg = t_marg + float("inf")
-        return t_joint, t_marg
+    def exploding(original):
+        def scores(self, fx, fy):
+            out = original(self, fx, fy)
+            if torch.is_grad_enabled():  # training, not the held-out evaluation
+                calls["n"] += 1
+                if calls["n"] > 4:  # 4 batches per epoch below
+                    out = out + float("inf")
+            return out
+        return scores
 
-    monkeypatch.setattr(StatisticsNetwork, "joint_and_marginal", explode_in_epoch_two)
+    for method in ("paired", "grid"):
+        monkeypatch.setattr(CriticEnsemble, method, exploding(getattr(CriticEnsemble, method)))
     x, y, _ = correlated_gaussians(640, 1, 0.5, seed=0, device=device)
     with pytest.raises(MineDivergenceError, match=r"epoch 2: .*NaN or infinite.*lower learning rate"):
-        estimate_mi(x, y, objective=objective, epochs=5, batch_size=128, hidden=16, progress=False,
+        estimate_mi(x, y, objective=objective, critic=critic, epochs=5, batch_size=128, hidden=16, progress=False,
                     device=device)
 
 
@@ -220,7 +286,13 @@ def test_non_finite_scores_stop_at_the_right_epoch(objective, device, monkeypatc
         (dict(x=torch.full((100, 2), float("nan"))), ValueError, "x contains NaN"),
         (dict(x=["a", "b"]), TypeError, "x must be a tensor"),
         (dict(x=torch.zeros(100, 2, dtype=torch.complex64)), TypeError, "x must hold real"),
-        (dict(objective="nwj"), ValueError, "objective must be one of"),
+        (dict(objective="info_nce"), ValueError, "objective must be one of"),
+        (dict(critic="bilinear"), ValueError, "critic must be one of 'joint', 'separable'"),
+        (dict(clip=0.0), ValueError, "clip must be a positive finite number"),
+        (dict(clip=float("inf")), ValueError, "clip must be a positive finite number"),
+        (dict(early_stopping=0), ValueError, "early_stopping must be a positive int"),
+        (dict(early_stopping=2.0), ValueError, "early_stopping must be a positive int"),
+        (dict(embedding=0), ValueError, "embedding must be a positive int"),
         (dict(epochs=0), ValueError, "epochs must be a positive int"),
         (dict(epochs=2.5), ValueError, "epochs must be a positive int"),
         (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
@@ -268,7 +340,7 @@ def test_statistics_network_is_an_mlp_on_the_concatenation(device):
 
 def test_marginal_shuffles_never_keep_a_pair(device):
     generator = torch.Generator(device=device).manual_seed(0)
-    index = _derangement_rows(50, 7, generator, device)
+    index = derangement_rows(50, 7, generator, device)
     assert index.shape == (50, 7)
     assert torch.equal(index.sort(dim=1).values, torch.arange(7, device=device).expand(50, 7))
     assert not (index == torch.arange(7, device=device)).any()
@@ -282,7 +354,11 @@ DATA = dict(dim_x=2, dim_y=3, n=100)
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        (dict(objective="nwj"), ValueError, "objective must be one of 'mine', 'mine_f', 'dv'; got 'nwj'"),
+        (dict(objective="jsd"), ValueError,
+         "objective must be one of 'mine', 'mine_f', 'dv', 'nwj', 'smile', 'infonce'; got 'jsd'"),
+        (dict(critic="mlp"), ValueError, "critic must be one of 'joint', 'separable'; got 'mlp'"),
+        (dict(clip=-1), ValueError, "clip must be a positive finite number, got -1"),
+        (dict(early_stopping=True), ValueError, "early_stopping must be a positive int, got True"),
         (dict(objective=["mine"]), ValueError, "objective must be one of"),
         (dict(epochs=0), ValueError, "epochs must be a positive int, got 0"),
         (dict(epochs=True), ValueError, "epochs must be a positive int, got True"),
@@ -324,12 +400,12 @@ def test_config_normalises_derives_and_freezes():
                         test_fraction=np.float64(0.25), standardize=np.bool_(False), seed=np.int64(7), **DATA)
     settings = dataclasses.asdict(config)
     assert settings == {
-        "objective": "mine", "epochs": 3, "batch_size": 500, "effective_batch_size": 75, "batches_per_epoch": 1,
+        "objective": "mine", "critic": "joint", "clip": 5.0, "early_stopping": None, "embedding": 32, "epochs": 3, "batch_size": 500, "effective_batch_size": 75, "batches_per_epoch": 1,
         "lr": 0.5, "lr_schedule": "cosine", "hidden": 256, "layers": 2, "activation": "elu", "ema_decay": 0.0,
         "test_fraction": 0.25, "test_shuffles": 10, "standardize": False, "seed": 7, "device": "cpu",
         "dim_x": 2, "dim_y": 3, "n": 100, "optimizer": "Adam",
     }
-    assert [type(v) for v in settings.values()] == [str, int, int, int, int, float, str, int, int, str, float,
+    assert [type(v) for v in settings.values()] == [str, str, float, type(None), int, int, int, int, int, float, str, int, int, str, float,
                                                    float, int, bool, int, str, int, int, int, str]
     assert (config.n_train, config.n_test) == (75, 25)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -1,18 +1,23 @@
-"""MINE: mutual information neural estimation (Belghazi et al., ICML 2018) for paired vectors.
+"""Neural mutual-information estimation for paired vectors: MINE (Belghazi et al., ICML 2018) and
+the other variational bounds (NWJ, SMILE, InfoNCE), one run or a batched ensemble of runs.
 
-Given N paired samples ``x`` (N, dx) and ``y`` (N, dy), a statistics network ``T(x, y)`` is
-trained to maximise a variational lower bound on ``I(X; Y) = KL(P_XY || P_X P_Y)``:
+Given N paired samples ``x`` (N, dx) and ``y`` (N, dy), a critic ``T(x, y)`` is trained to
+maximise a variational lower bound on ``I(X; Y) = KL(P_XY || P_X P_Y)`` (the bounds are in
+:mod:`imgleak.mi.bounds`):
 
 * Donsker-Varadhan (DV): ``E_P[T] - log E_Q[exp T]``;
-* f-divergence / NWJ ("MINE-f"): ``E_P[T] - E_Q[exp(T - 1)]`` (looser, unbiased minibatch gradient).
+* NWJ (f-divergence, "MINE-f"): ``E_P[T] - E_Q[exp(T - 1)]`` (looser, unbiased minibatch gradient);
+* SMILE: DV with ``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term;
+* InfoNCE: ``mean_i [T(x_i, y_i) - log mean_j exp T(x_i, y_j)]`` over a batch of K pairs, <= ``log K``.
 
 ``P`` is the joint distribution (the pairs as given) and ``Q = P_X P_Y`` the product of the
-marginals, sampled by shuffling ``y`` inside each minibatch (a random derangement, so no pair
-is kept by accident).
+marginals: with the joint critic, ``y`` shuffled inside each minibatch by a random derangement
+(so no pair is kept by accident); with the separable critic, all ``B (B - 1)`` mismatched pairs
+of the minibatch (one matrix product; more negatives for free).
 
-Objectives (``objective=``)
+Objectives (``objective=``) and the held-out bound each reports (``MineResult.bound``)
 
-``"mine"`` (default)
+``"mine"`` (default; reports DV)
     The DV bound trained with the moving-average **bias-corrected gradient** of the MINE paper
     (Sec. 3.2). The minibatch gradient of ``log mean(exp T_marg)`` is
     ``mean(exp(T_marg) grad T_marg) / mean(exp T_marg)``, biased because the denominator is a
@@ -30,24 +35,54 @@ Objectives (``objective=``)
     is numerically identical to their ``alpha=0.01`` (``ema_decay = 1 - alpha``). BMI, SMILE
     and torch-mist keep 0.9 on the old value, i.e. ``ema_decay=0.9`` here (a shorter memory of
     about 10 batches instead of 100). The EMA is held in the log domain
-    (``log_ema = logaddexp(log(decay) + log_ema, log(1 - decay) + log m)``, with ``log m`` from
-    ``logsumexp``) so ``exp(T)`` is never formed outside ``exp(T_marg - log_ema)``.
-``"mine_f"``
-    Maximises ``mean(T_joint) - mean(exp(T_marg - 1))`` directly (no EMA).
-``"dv"``
+    (:func:`imgleak.mi.bounds.ema_update`) so ``exp(T)`` is never formed outside
+    ``exp(T_marg - log_ema)``. With ``ema_decay=0`` the EMA is the batch's own mean and the
+    gradient is DV's: the run follows ``"dv"``'s to float32 rounding (``exp(T - (lse - log B)) / B``
+    against autograd's ``exp(T - lse)``), not bit for bit.
+``"dv"`` (reports DV)
     Maximises the plain minibatch DV bound (biased gradient, no EMA) - for comparison.
+``"nwj"`` (reports NWJ)
+    Maximises ``mean(T_joint) - mean(exp(T_marg - 1))`` directly (no EMA); the held-out NWJ bound
+    is reported (never above the held-out DV of the same critic).
+``"mine_f"`` (reports DV)
+    The same training as ``"nwj"`` (MINE-f *is* NWJ; the curves are bit for bit those of
+    ``"nwj"``), kept under its old name and reporting the held-out DV bound of the trained critic,
+    as it always did.
+``"smile"`` (reports SMILE, the clipped DV)
+    As Song & Ermon (2020) and torch-mist do it: the critic is trained on the Jensen-Shannon
+    objective ``-E_P[softplus(-T)] - E_Q[softplus(T)]`` (an unbiased minibatch gradient, whose
+    optimum is ``T = log p/q``) and the estimate is DV with ``exp T`` clipped to
+    ``[e^-clip, e^clip]`` (``clip`` = their tau, default 5): lower variance than DV, at the price
+    of a small bias (it is no longer a strict lower bound). Reported held out, clipped.
+``"infonce"`` (reports InfoNCE; ``MineResult.ceiling_nats = log K``)
+    Maximises InfoNCE over each minibatch's ``B x B`` score matrix. It can never exceed
+    ``log K``; the held-out value is averaged over the held-out pairs cut into batches of
+    ``K = min(batch size, held-out pairs)`` (the remainder left out). With the joint critic the
+    ``B^2`` pairs cost ``B^2`` evaluations of the layers after the first (the first layer's
+    projections are computed once per row and broadcast): ``B`` times the work of the DV
+    objectives, and ``(B^2, hidden)`` activations per layer; the separable critic does it in one
+    matrix product.
 
-What is reported, whatever the objective: the **DV bound**, in nats and bits.
+What is reported
 
 * ``train_curve[e]``: the mean over epoch ``e``'s minibatches of the minibatch DV bound (the
-  training estimate, optimistic because the network is fitted on those pairs);
-* ``test_curve[e]``: the DV bound on the held-out pairs after epoch ``e``, with the marginal
-  term ``log mean exp T(x_i, y_j)`` over ``test_shuffles`` fixed random derangements of the
-  held-out ``y`` (the same ones every epoch), computed with ``logsumexp``;
-* ``mi_nats`` / ``mi_bits``: the last ``test_curve`` value - the plain DV bound on held-out data.
+  training estimate, optimistic because the network is fitted on those pairs), for every
+  objective; ``objective_curve[e]``: the same for the objective's own bound;
+* ``test_curve[e]``: the reported bound (``bound``) on the held-out pairs after epoch ``e``; for
+  DV/NWJ/SMILE the marginal term uses ``test_shuffles`` fixed random derangements of the
+  held-out ``y`` (the same ones every epoch, for either critic), computed with ``logsumexp``;
+* ``mi_nats`` / ``mi_bits``: the last ``test_curve`` value (``epoch`` = ``epochs``), or with
+  ``early_stopping=patience`` the best one (training stops once the held-out bound has not
+  improved for ``patience`` epochs; ``epoch`` is the best epoch, ``test_curve`` holds every
+  epoch run). The best of several held-out values is biased upwards by their noise - slightly,
+  with a few thousand held-out pairs.
 
 Training uses Adam with a cosine learning-rate decay from ``lr`` to ``lr / 100``
 (``lr_schedule="cosine"``), which makes the reported last-epoch value stable.
+
+Sweeps: :func:`estimate_mi_many` trains the critics of many pairs (levels of a sweep, seeds) as
+one batched ensemble (:mod:`imgleak.mi.ensemble`); each result equals :func:`estimate_mi`'s on
+its pair with its seed, bit for bit on the CPU; :func:`estimate_mi` is an ensemble of one.
 
 Divergence: the run stops with :class:`MineDivergenceError` (a ``FloatingPointError`` and a
 ``ValueError``) naming the epoch and suggesting a lower learning rate when an epoch's training
@@ -61,12 +96,13 @@ A lower bound estimated from samples can be slightly **negative** when the true 
 that is normal (the held-out DV of an independent pair fluctuates around, and slightly below,
 zero), not a bug.
 
-Statistics network (:class:`StatisticsNetwork`): an MLP on the concatenation ``[x, y]`` with
-``layers`` hidden layers of width ``hidden`` and ELU activations (``activation="relu"`` is the
-alternative; ELU is smooth, which suits the smooth log-density-ratio that ``T`` has to learn,
-and does not leave dead units). The first layer is split as ``W [x, y] = W_x x + W_y y``, which
-is the same function, so the joint and the shuffled pairs share the ``x`` (and ``y``)
-projections: one matmul per input per batch instead of two.
+Critics (:mod:`imgleak.mi.critics`): ``critic="joint"`` (default) is :class:`StatisticsNetwork`,
+an MLP on ``[x, y]`` with ``layers`` hidden layers of width ``hidden`` and ELU activations
+(``activation="relu"`` is the alternative; ELU is smooth, which suits the smooth
+log-density-ratio that ``T`` has to learn, and does not leave dead units); its first layer is
+split as ``W [x, y] = W_x x + W_y y``, the same function, so joint and shuffled pairs share the
+projections. ``critic="separable"`` is :class:`~imgleak.mi.critics.SeparableNetwork`,
+``g(x)^T h(y)`` with two such MLPs to ``embedding`` dimensions (default 32).
 
 Inputs are standardised per feature with the training split's mean and standard deviation
 (``standardize=True``); an invertible per-feature affine map leaves the MI unchanged and keeps
@@ -77,33 +113,25 @@ first scaled to ``[0, 1]``; everything is computed in ``float32``.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, field
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from imgleak._checks import boolean, choice, fraction, non_negative_int, number, positive_int
+from imgleak._checks import boolean
 from imgleak._checks import seed as checked_seed
-from imgleak.results import Result
-from imgleak.tensors import resolve_device
-from imgleak.training.seeding import seeded_training
 
-OBJECTIVES = ("mine", "mine_f", "dv")
-LR_SCHEDULES = ("cosine", "constant")
-FINAL_LR_FACTOR = 0.01  # the cosine schedule ends at lr * FINAL_LR_FACTOR
-# A working network never drives the training DV bound far below zero (a constant T gives 0);
-# an epoch mean below this is a diverged run whose scores T exploded.
-DIVERGED_BELOW_NATS = -5.0
-ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU}
-LN2 = math.log(2.0)
+from .config import (BOUNDS, CRITICS, DIVERGED_BELOW_NATS, LN2, LR_SCHEDULES, OBJECTIVES, MineConfig,
+                     MineDivergenceError, MineResult)
+from .critics import ACTIVATIONS, StatisticsNetwork
+from .ensemble import train_ensemble
 
 __all__ = [
     "ACTIVATIONS",
+    "BOUNDS",
+    "CRITICS",
     "DIVERGED_BELOW_NATS",
+    "LN2",
     "LR_SCHEDULES",
     "MineConfig",
     "MineDivergenceError",
@@ -111,204 +139,8 @@ __all__ = [
     "OBJECTIVES",
     "StatisticsNetwork",
     "estimate_mi",
+    "estimate_mi_many",
 ]
-
-
-class MineDivergenceError(FloatingPointError, ValueError):
-    """Training diverged: a loss or an estimate became NaN or infinite (the message gives the epoch)."""
-
-
-class StatisticsNetwork(nn.Module):
-    """``T(x, y)``: an MLP on ``[x, y]`` with ``layers`` hidden layers of ``hidden`` units.
-
-    ``forward(x, y)`` returns one score per row, shape ``(N,)``. The first linear layer is
-    stored as two blocks (``input_x`` for ``x``, ``input_y`` for ``y``, initialised like a
-    single ``nn.Linear(dx + dy, hidden)``) so :meth:`joint_and_marginal` can reuse the
-    projections for the shuffled pairs.
-
-    >>> net = StatisticsNetwork(dim_x=3, dim_y=2, hidden=8)
-    >>> x, y = torch.rand(5, 3), torch.rand(5, 2)
-    >>> net(x, y).shape
-    torch.Size([5])
-    >>> joint, marginal = net.joint_and_marginal(x, y, torch.tensor([1, 2, 3, 4, 0]))
-    >>> torch.allclose(joint, net(x, y)), torch.allclose(marginal, net(x, y[[1, 2, 3, 4, 0]]))
-    (True, True)
-    """
-
-    def __init__(
-        self, dim_x: int, dim_y: int, hidden: int = 256, layers: int = 2, activation: str = "elu"
-    ) -> None:
-        super().__init__()
-        for name, value in (("dim_x", dim_x), ("dim_y", dim_y), ("hidden", hidden), ("layers", layers)):
-            positive_int(value, name)
-        choice(activation, "activation", tuple(ACTIVATIONS))
-        self.input_x = nn.Linear(dim_x, hidden)
-        self.input_y = nn.Linear(dim_y, hidden, bias=False)
-        bound = 1.0 / math.sqrt(dim_x + dim_y)  # what nn.Linear(dim_x + dim_y, hidden) would use
-        with torch.no_grad():
-            for tensor in (self.input_x.weight, self.input_x.bias, self.input_y.weight):
-                tensor.uniform_(-bound, bound)
-        body: list[nn.Module] = []
-        for _ in range(layers - 1):
-            body += [ACTIVATIONS[activation](), nn.Linear(hidden, hidden)]
-        body += [ACTIVATIONS[activation](), nn.Linear(hidden, 1)]
-        self.body = nn.Sequential(*body)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.body(self.input_x(x) + self.input_y(y)).squeeze(-1)
-
-    def joint_and_marginal(
-        self, x: torch.Tensor, y: torch.Tensor, marginal_index: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores of the pairs ``(x_i, y_i)`` and of the shuffled pairs ``(x_i, y_index[i])``."""
-        hx, hy = self.input_x(x), self.input_y(y)
-        scores = self.body(torch.cat([hx + hy, hx + hy[marginal_index]])).squeeze(-1)
-        return scores[: x.shape[0]], scores[x.shape[0]:]
-
-
-@dataclass
-class MineResult(Result):
-    """What :func:`estimate_mi` measured, and the settings that produced it.
-
-    ``mi_nats``/``mi_bits``: the DV bound on the held-out pairs after the last epoch.
-    ``train_curve``/``test_curve``: per-epoch DV estimates in nats (minibatch mean on the
-    training pairs; held-out DV). ``n_train``/``n_test``: sizes of the split.
-
-    >>> result = MineResult(mi_nats=math.log(2), mi_bits=1.0, train_curve=[math.log(4)],
-    ...                     test_curve=[math.log(2)], settings={}, n_train=8, n_test=2)
-    >>> result.train_curve_bits, result.test_curve_bits
-    ([2.0], [1.0])
-    >>> list(result.to_dataframe().columns)
-    ['epoch', 'train_nats', 'test_nats', 'train_bits', 'test_bits', 'objective']
-    >>> result.to_dict()["n_train"]
-    8
-    """
-
-    mi_nats: float
-    mi_bits: float
-    train_curve: list[float]
-    test_curve: list[float]
-    settings: dict[str, Any]
-    n_train: int
-    n_test: int
-    seconds: float = 0.0
-    objective_curve: list[float] = field(default_factory=list)
-
-    @property
-    def train_curve_bits(self) -> list[float]:
-        return [v / LN2 for v in self.train_curve]
-
-    @property
-    def test_curve_bits(self) -> list[float]:
-        return [v / LN2 for v in self.test_curve]
-
-    def to_dataframe(self):
-        """One row per epoch: ``epoch, train_nats, test_nats, train_bits, test_bits, objective``."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            {
-                "epoch": range(1, len(self.test_curve) + 1),
-                "train_nats": self.train_curve,
-                "test_nats": self.test_curve,
-                "train_bits": self.train_curve_bits,
-                "test_bits": self.test_curve_bits,
-                "objective": self.objective_curve or [float("nan")] * len(self.test_curve),
-            }
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class MineConfig:
-    """The checked settings of one :func:`estimate_mi` run; ``asdict()`` is ``MineResult.settings``.
-
-    The arguments are those of :func:`estimate_mi` plus the data's shape (``dim_x``, ``dim_y``,
-    ``n`` pairs). ``seed=None`` draws a seed, ``device`` is resolved and kept as a string, and
-    ``effective_batch_size`` (``batch_size`` capped at the training pairs) and
-    ``batches_per_epoch`` are derived. A bad value raises a ``TypeError``/``ValueError`` naming it.
-
-    >>> config = MineConfig(batch_size=512, dim_x=2, dim_y=3, n=1000)
-    >>> config.n_train, config.n_test, config.effective_batch_size, config.batches_per_epoch
-    (800, 200, 512, 1)
-    >>> MineConfig(ema_decay=1.0, dim_x=2, dim_y=3, n=1000)
-    Traceback (most recent call last):
-    ...
-    ValueError: ema_decay must be a number in [0, 1), got 1.0
-    """
-
-    objective: str = "mine"
-    epochs: int = 100
-    batch_size: int = 256
-    effective_batch_size: int = field(init=False)
-    batches_per_epoch: int = field(init=False)
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"
-    hidden: int = 256
-    layers: int = 2
-    activation: str = "elu"
-    ema_decay: float = 0.99
-    test_fraction: float = 0.2
-    test_shuffles: int = 10
-    standardize: bool = True
-    seed: int | None = 0
-    device: str | torch.device = "cpu"
-    dim_x: int
-    dim_y: int
-    n: int
-    optimizer: str = field(default="Adam", init=False)
-
-    def __post_init__(self) -> None:
-        checked = {
-            "objective": choice(self.objective, "objective", OBJECTIVES),
-            "epochs": positive_int(self.epochs, "epochs"),
-            "batch_size": positive_int(self.batch_size, "batch_size"),
-            "lr": number(self.lr, "lr", positive=True),
-            "lr_schedule": choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES),
-            "hidden": positive_int(self.hidden, "hidden"),
-            "layers": positive_int(self.layers, "layers"),
-            "activation": choice(self.activation, "activation", tuple(ACTIVATIONS)),
-            "ema_decay": fraction(self.ema_decay, "ema_decay", zero=True),
-            "test_fraction": fraction(self.test_fraction, "test_fraction"),
-            "test_shuffles": positive_int(self.test_shuffles, "test_shuffles"),
-            "standardize": boolean(self.standardize, "standardize"),
-            "seed": _seed(self.seed),
-            "device": str(resolve_device(self.device)),
-            "dim_x": positive_int(self.dim_x, "dim_x"),
-            "dim_y": positive_int(self.dim_y, "dim_y"),
-            "n": non_negative_int(self.n, "n"),
-        }
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
-        if self.n_test < 2 or self.n_train < 2:
-            raise ValueError(
-                f"too few samples: N={self.n} with test_fraction={self.test_fraction} gives {self.n_train} "
-                f"training and {self.n_test} held-out pairs; both need at least 2 (give more pairs or change "
-                "test_fraction)"
-            )
-        batch = min(self.batch_size, self.n_train)
-        object.__setattr__(self, "effective_batch_size", batch)
-        object.__setattr__(self, "batches_per_epoch", self.n_train // batch)
-
-    @property
-    def n_test(self) -> int:
-        """Held-out pairs: ``round(n * test_fraction)``."""
-        return int(round(self.n * self.test_fraction))
-
-    @property
-    def n_train(self) -> int:
-        """Training pairs: the rest."""
-        return self.n - self.n_test
-
-
-def _seed(value: Any) -> int:
-    """A seed in ``[0, 2**63)``; ``None`` draws one from the operating system."""
-    value = checked_seed(value)
-    if not 0 <= value < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {value}")
-    return value
-
-
-# ----------------------------------------------------------------------------------------- helpers
 
 
 def _as_samples(value: Any, name: str) -> torch.Tensor:
@@ -343,190 +175,15 @@ def _as_samples(value: Any, name: str) -> torch.Tensor:
     return tensor
 
 
-def _derangement_rows(rows: int, size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """``rows`` random derangements of ``range(size)`` (no fixed point when size > 1): ``(rows, size)``.
-
-    A random order ``p`` is read as one cycle, ``p[i] -> p[i + 1]``: a uniformly random
-    ``size``-cycle, so no index is mapped to itself.
-    """
-    order = torch.rand(rows, size, generator=generator, device=device).argsort(dim=1)
-    index = torch.empty_like(order)
-    index.scatter_(1, order, order.roll(-1, dims=1))
-    return index
-
-
-def _diverged(epoch: int, what: str, config: MineConfig) -> MineDivergenceError:
-    lr, other = config.lr, "a larger ema_decay" if config.objective == "mine" else "objective='mine'"
-    return MineDivergenceError(
-        f"MINE diverged at epoch {epoch}: {what} (the scores T / exp(T) exploded). "
-        f"Try a lower learning rate than lr={lr:g} (e.g. lr={lr / 10:g}), a larger batch_size "
-        f"or {other}."
-    )
-
-
-@torch.no_grad()
-def _held_out_dv(
-    net: StatisticsNetwork, x: torch.Tensor, y: torch.Tensor, shuffles: torch.Tensor, chunk: int = 65536
-) -> torch.Tensor:
-    """DV bound on held-out pairs: ``mean T(x_i, y_i) - log mean_{k,i} exp T(x_i, y_{s_k(i)})``."""
-    n = x.shape[0]
-    hx = net.input_x(x)
-    hy = net.input_y(y)
-    joint = torch.cat([net.body(hx[i:i + chunk] + hy[i:i + chunk]).squeeze(-1) for i in range(0, n, chunk)])
-    lse = [
-        torch.logsumexp(net.body(hx[i:i + chunk] + hy[shuffle[i:i + chunk]]).squeeze(-1), 0)
-        for shuffle in shuffles
-        for i in range(0, n, chunk)
-    ]
-    log_mean_exp = torch.logsumexp(torch.stack(lse), 0) - math.log(shuffles.numel())
-    return joint.mean() - log_mean_exp
-
-
-# ------------------------------------------------------------------------------------------ steps
-
-
-def _split(
-    config: MineConfig, xs: torch.Tensor, ys: torch.Tensor, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``x_train, y_train, x_test, y_test`` on ``device``: a split seeded with ``config.seed``,
-    standardised with the training split's statistics when ``config.standardize``."""
-    split = torch.randperm(config.n, generator=torch.Generator().manual_seed(config.seed))
-    xs, ys = xs.to(device), ys.to(device)
-    split = split.to(device)
-    train, test = split[: config.n_train], split[config.n_train:]
-    x_train, y_train, x_test, y_test = xs[train], ys[train], xs[test], ys[test]
-    if config.standardize:
-        for train_part, test_part in ((x_train, x_test), (y_train, y_test)):
-            mean = train_part.mean(0, keepdim=True)
-            std = train_part.std(0, keepdim=True)  # n_train >= 2
-            std = torch.where(std > 0, std, torch.ones_like(std))
-            train_part.sub_(mean).div_(std)
-            test_part.sub_(mean).div_(std)
-    return x_train, y_train, x_test, y_test
-
-
-def _lr_factor(schedule: str, total_steps: int, step: int) -> float:
-    """The learning rate's factor at ``step``: a cosine from 1 to ``FINAL_LR_FACTOR``, or 1."""
-    if schedule == "constant":
-        return 1.0
-    return FINAL_LR_FACTOR + (1 - FINAL_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-
-
-@dataclass
-class _Trainer:
-    """One run's training state: ``T``, Adam and its schedule, the data RNG and the log-domain EMA."""
-
-    config: MineConfig
-    net: StatisticsNetwork
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
-    generator: torch.Generator
-    log_ema: torch.Tensor | None = None
-
-    @classmethod
-    def start(cls, config: MineConfig, generator: torch.Generator) -> _Trainer:
-        """``T`` initialised from ``config.seed`` (built on the CPU: only its RNG is used)."""
-        with seeded_training(config.seed, torch.device("cpu")):
-            net = StatisticsNetwork(config.dim_x, config.dim_y, config.hidden, config.layers, config.activation)
-        net = net.to(torch.device(config.device))
-        optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-        factor = partial(_lr_factor, config.lr_schedule, config.epochs * config.batches_per_epoch)
-        return cls(config, net, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor), generator)
-
-    def objective(self, t_joint: torch.Tensor, t_marg: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(dv, value, reported)``: the minibatch DV bound, the surrogate maximised, the value reported."""
-        mean_joint = t_joint.mean()
-        log_mean_exp = torch.logsumexp(t_marg, 0) - math.log(self.config.effective_batch_size)
-        dv = mean_joint - log_mean_exp
-        if self.config.objective == "mine":
-            with torch.no_grad():
-                self._update_ema(log_mean_exp.detach())
-            # gradient: E[grad T_joint] - E[exp(T_marg) grad T_marg] / ema
-            return dv, mean_joint - torch.exp(t_marg - self.log_ema).mean(), dv
-        if self.config.objective == "mine_f":
-            value = mean_joint - torch.exp(t_marg - 1.0).mean()
-            return dv, value, value
-        return dv, dv, dv
-
-    def _update_ema(self, batch_log: torch.Tensor) -> None:
-        """``ema = decay * ema + (1 - decay) * m`` in the log domain; ``ema = m`` on the first step."""
-        decay = self.config.ema_decay
-        log_decay = math.log(decay) if decay > 0 else -math.inf
-        self.log_ema = (
-            batch_log
-            if self.log_ema is None
-            else torch.logaddexp(log_decay + self.log_ema, math.log1p(-decay) + batch_log)
-        )
-
-    def epoch(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
-        """One pass over the training pairs: the mean minibatch DV bound, the mean reported value
-        and the summed surrogate (one device synchronisation)."""
-        batch, n_batches = self.config.effective_batch_size, self.config.batches_per_epoch
-        device = torch.device(self.config.device)
-        self.net.train()
-        order = torch.randperm(self.config.n_train, generator=self.generator, device=device)[: n_batches * batch]
-        order = order.view(n_batches, batch)
-        marginal = _derangement_rows(n_batches, batch, self.generator, device)
-        dv_sum = torch.zeros((), device=device)
-        reported_sum = torch.zeros((), device=device)
-        loss_sum = torch.zeros((), device=device)  # the surrogate actually optimised (finiteness check)
-        for b in range(n_batches):
-            rows = order[b]
-            dv, value, reported = self.objective(*self.net.joint_and_marginal(x[rows], y[rows], marginal[b]))
-            self.optimizer.zero_grad(set_to_none=True)
-            (-value).backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            dv_sum += dv.detach()
-            reported_sum += reported.detach()
-            loss_sum += value.detach()
-        return float(dv_sum) / n_batches, float(reported_sum) / n_batches, float(loss_sum)
-
-
-def _check_training(epoch: int, train_value: float, objective_value: float, loss: float, config: MineConfig) -> None:
-    """:class:`MineDivergenceError` when the epoch's training values are not finite or far below zero."""
-    if not (math.isfinite(train_value) and math.isfinite(objective_value) and math.isfinite(loss)):
-        raise _diverged(epoch, "the training loss is NaN or infinite", config)
-    if train_value < DIVERGED_BELOW_NATS:
-        what = f"the training estimate fell to {train_value:.4g} nats (below {DIVERGED_BELOW_NATS:g})"
-        raise _diverged(epoch, what, config)
-
-
-def _fit(config: MineConfig, xs: torch.Tensor, ys: torch.Tensor, progress: bool) -> MineResult:
-    """Train ``T`` on the training split for ``config.epochs`` epochs, scoring the held-out pairs after each."""
-    device = torch.device(config.device)
-    x_train, y_train, x_test, y_test = _split(config, xs, ys, device)
-    generator = torch.Generator(device=device).manual_seed(config.seed + 1)
-    test_index = _derangement_rows(config.test_shuffles, config.n_test, generator, device)
-    trainer = _Trainer.start(config, generator)
-    curves: dict[str, list[float]] = {"train_curve": [], "test_curve": [], "objective_curve": []}
-    start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=f"MINE ({config.objective})", unit="epoch", disable=not progress,
-               leave=False)
-    with bar:
-        for epoch in bar:
-            train_value, objective_value, loss = trainer.epoch(x_train, y_train)
-            _check_training(epoch, train_value, objective_value, loss, config)
-            trainer.net.eval()
-            test_value = float(_held_out_dv(trainer.net, x_test, y_test, test_index))
-            if not math.isfinite(test_value):
-                raise _diverged(epoch, "the held-out estimate is NaN or infinite", config)
-            for name, value in zip(curves, (train_value, test_value, objective_value)):
-                curves[name].append(value)
-            bar.set_postfix(train=f"{train_value:.3f}", test=f"{test_value:.3f}", refresh=False)
-    mi_nats = curves["test_curve"][-1]
-    return MineResult(mi_nats=mi_nats, mi_bits=mi_nats / LN2, settings=asdict(config), n_train=config.n_train,
-                      n_test=config.n_test, seconds=time.perf_counter() - start, **curves)
-
-
-# ------------------------------------------------------------------------------------------- main
-
-
 def estimate_mi(
     x: Any,
     y: Any,
     *,
     objective: str = "mine",
+    critic: str = "joint",
+    clip: float = 5.0,
+    early_stopping: int | None = None,
+    embedding: int = 32,
     epochs: int = 100,
     batch_size: int = 256,
     lr: float = 1e-3,
@@ -542,7 +199,7 @@ def estimate_mi(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> MineResult:
-    """Estimate ``I(X; Y)`` in nats and bits from paired samples with MINE.
+    """Estimate ``I(X; Y)`` in nats and bits from paired samples with MINE or another neural bound.
 
     Parameters
     ----------
@@ -551,8 +208,21 @@ def estimate_mi(
         or anything ``torch.as_tensor`` accepts. ``uint8`` is scaled to ``[0, 1]``; all is
         computed in ``float32``.
     objective
-        ``"mine"`` (DV bound, EMA bias-corrected gradient), ``"mine_f"`` (f-divergence bound)
-        or ``"dv"`` (DV bound, plain minibatch gradient). See the module docstring.
+        ``"mine"`` (DV bound, EMA bias-corrected gradient), ``"dv"`` (DV bound, plain minibatch
+        gradient), ``"nwj"`` (NWJ bound), ``"mine_f"`` (NWJ training, DV reported), ``"smile"``
+        (JS training, clipped DV reported) or ``"infonce"`` (InfoNCE, at most ``log`` batch
+        size). ``MineResult.bound`` names the bound reported. See the module docstring.
+    critic
+        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``, every pair of a
+        batch in one matrix product; its shuffled pairs are all mismatched pairs of the batch).
+    clip
+        SMILE's ``tau``: ``exp T`` is clipped to ``[e^-clip, e^clip]`` in the partition term
+        (``"smile"`` only).
+    early_stopping
+        ``None`` (train all ``epochs``) or a patience: stop once the held-out bound has not
+        improved for that many epochs and report the best epoch's value (``MineResult.epoch``).
+    embedding
+        Output dimension of the separable critic's ``g`` and ``h``.
     epochs, batch_size, lr
         Passes over the training pairs, minibatch size (capped at the number of training
         pairs; an incomplete last batch is dropped, the pairs are reshuffled every epoch) and
@@ -604,18 +274,88 @@ def estimate_mi(
     >>> again = estimate_mi(x, y, epochs=3, batch_size=64, hidden=16, progress=False)  # seed=0 again
     >>> again.mi_nats == result.mi_nats
     True
+    >>> nce = estimate_mi(x, y, objective="infonce", critic="separable", epochs=2, batch_size=32, hidden=16,
+    ...                   progress=False)
+    >>> nce.bound, round(nce.ceiling_nats, 3), nce.epoch  # at most log 32 nats
+    ('infonce', 3.466, 2)
     """
-    xs, ys = _as_samples(x, "x"), _as_samples(y, "y")
-    if ys.shape[0] != xs.shape[0]:
-        raise ValueError(
-            f"x and y must have the same number of samples (rows), got {xs.shape[0]} and {ys.shape[0]}"
-        )
+    options = dict(objective=objective, critic=critic, clip=clip, early_stopping=early_stopping, embedding=embedding,
+                   epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
+                   activation=activation, ema_decay=ema_decay, test_fraction=test_fraction,
+                   test_shuffles=test_shuffles, standardize=standardize)
+    return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options)[0]
+
+
+def _pairs(pairs: Any, single: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The pairs as float32 ``(N, d)`` tensors; one object given twice is converted once (and stays one)."""
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence) or not pairs:
+        raise ValueError(f"pairs must be a non-empty sequence of (x, y) pairs, got {type(pairs).__name__}")
+    converted: dict[int, torch.Tensor] = {}
+    out = []
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"pairs[{k}] must be an (x, y) pair, got {type(pair).__name__}")
+        names = ("x", "y") if single else (f"pairs[{k}] x", f"pairs[{k}] y")
+        for value, name in zip(pair, names):
+            if id(value) not in converted:
+                converted[id(value)] = _as_samples(value, name)
+        xs, ys = converted[id(pair[0])], converted[id(pair[1])]
+        if ys.shape[0] != xs.shape[0]:
+            raise ValueError(f"{names[0]} and {names[1]} must have the same number of samples (rows), "
+                             f"got {xs.shape[0]} and {ys.shape[0]}")
+        if out and (xs.shape, ys.shape) != (out[0][0].shape, out[0][1].shape):
+            raise ValueError(f"every pair must have the shapes of pairs[0], {tuple(out[0][0].shape)} and "
+                             f"{tuple(out[0][1].shape)}; pairs[{k}] has {tuple(xs.shape)} and {tuple(ys.shape)}")
+        out.append((xs, ys))
+    return out
+
+
+def _seeds(seeds: Any, count: int) -> list[int | None]:
+    """One seed per pair: an int (or ``None``, drawn once) for all, or a sequence of ``count``."""
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str):
+        if len(seeds) != count:
+            raise ValueError(f"seeds must be one seed or one per pair ({count}), got {len(seeds)}")
+        return list(seeds)
+    return [checked_seed(seeds, "seeds")] * count
+
+
+def estimate_mi_many(
+    pairs: Sequence[tuple[Any, Any]],
+    *,
+    seeds: int | None | Sequence[int] = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> list[MineResult]:
+    """Estimate the MI of many pairs at once: one critic per pair, all trained as one batched ensemble.
+
+    ``pairs`` is a sequence of ``(x, y)`` with the same ``N`` and the same dimensions (e.g. one
+    original and its clear part at every level of a sweep); ``seeds`` an int (the same for
+    every pair; ``None`` draws one) or one per pair; ``options`` are :func:`estimate_mi`'s
+    (``objective``, ``critic``, ``epochs``, ...). Result ``k`` equals
+    ``estimate_mi(*pairs[k], seed=seeds[k], **options)`` bit for bit on the CPU (``seconds``,
+    the ensemble's wall time, aside); on CUDA, to float32 rounding (the batched kernels may round
+    differently). When every pair has the same ``x`` object and the same seed, ``x`` is shared:
+    its batches are gathered once and projected by every critic in one matrix product.
+    :class:`MineDivergenceError` names the pair that diverged.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(200, 2, generator=g)
+    >>> noisy = [x + s * torch.randn(200, 2, generator=g) for s in (0.5, 2.0)]
+    >>> many = estimate_mi_many([(x, y) for y in noisy], epochs=2, hidden=16, progress=False)
+    >>> one = estimate_mi(x, noisy[1], epochs=2, hidden=16, progress=False)
+    >>> many[1].test_curve == one.test_curve
+    True
+    """
+    samples = _pairs(pairs, single=False)
+    return _estimate(pairs, samples, _seeds(seeds, len(samples)), device, progress, options)
+
+
+def _estimate(pairs: Sequence[tuple[Any, Any]], samples: list[tuple[torch.Tensor, torch.Tensor]],
+              seeds: list[int | None], device: Any, progress: bool, options: dict[str, Any]) -> list[MineResult]:
     if device is None:
-        device = x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
-    config = MineConfig(
-        objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden,
-        layers=layers, activation=activation, ema_decay=ema_decay, test_fraction=test_fraction,
-        test_shuffles=test_shuffles, standardize=standardize, seed=seed, device=device,
-        dim_x=xs.shape[1], dim_y=ys.shape[1], n=xs.shape[0],
-    )
-    return _fit(config, xs, ys, boolean(progress, "progress"))
+        first = pairs[0][0]
+        device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+    n, dim_x, dim_y = samples[0][0].shape[0], samples[0][0].shape[1], samples[0][1].shape[1]
+    configs = [MineConfig(seed=seed, device=device, dim_x=dim_x, dim_y=dim_y, n=n, **options) for seed in seeds]
+    return train_ensemble(configs, samples, boolean(progress, "progress"))

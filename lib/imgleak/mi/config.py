@@ -1,0 +1,204 @@
+"""The settings and the result of a neural MI estimate (:func:`imgleak.mi.mine.estimate_mi`).
+
+>>> MineConfig(objective="infonce", critic="separable", dim_x=2, dim_y=2, n=100).bound
+'infonce'
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from imgleak._checks import boolean, choice, fraction, non_negative_int, number, optional_positive_int, positive_int
+from imgleak._checks import seed as checked_seed
+from imgleak.results import Result
+from imgleak.tensors import resolve_device
+
+from .critics import ACTIVATIONS
+
+OBJECTIVES = ("mine", "mine_f", "dv", "nwj", "smile", "infonce")
+# The held-out bound each objective reports: "mine_f" keeps reporting DV (as before "nwj" existed);
+# "nwj" trains exactly as "mine_f" and reports the NWJ bound itself.
+BOUNDS = {"mine": "dv", "mine_f": "dv", "dv": "dv", "nwj": "nwj", "smile": "smile", "infonce": "infonce"}
+CRITICS = ("joint", "separable")
+LR_SCHEDULES = ("cosine", "constant")
+FINAL_LR_FACTOR = 0.01  # the cosine schedule ends at lr * FINAL_LR_FACTOR
+# A working network never drives the training DV bound far below zero (a constant T gives 0);
+# an epoch mean below this is a diverged run whose scores T exploded.
+DIVERGED_BELOW_NATS = -5.0
+LN2 = math.log(2.0)
+
+__all__ = ["BOUNDS", "CRITICS", "DIVERGED_BELOW_NATS", "FINAL_LR_FACTOR", "LN2", "LR_SCHEDULES", "MineConfig",
+           "MineDivergenceError", "MineResult", "OBJECTIVES"]
+
+
+class MineDivergenceError(FloatingPointError, ValueError):
+    """Training diverged: a loss or an estimate became NaN or infinite (the message gives the epoch)."""
+
+
+@dataclass
+class MineResult(Result):
+    """What :func:`estimate_mi` measured, and the settings that produced it.
+
+    ``mi_nats``/``mi_bits``: the held-out bound named by ``bound`` (``"dv"``, ``"nwj"``,
+    ``"smile"`` or ``"infonce"``) at epoch ``epoch`` (the last epoch, or the best one with early
+    stopping). ``test_curve``: that held-out bound after every epoch run; ``train_curve``: the
+    minibatch DV bound on the training pairs, averaged over each epoch (whatever the objective);
+    ``objective_curve``: the epoch's mean training value of the objective's own bound (NWJ for
+    ``"mine_f"``/``"nwj"``, the clipped DV for ``"smile"``, InfoNCE, else DV). ``ceiling_nats``: the most the reported bound can be - ``log K`` for InfoNCE over
+    held-out batches of ``K`` pairs, ``inf`` otherwise. ``n_train``/``n_test``: sizes of the
+    split; ``seconds``: the wall time of the training that produced it (for
+    :func:`~imgleak.mi.mine.estimate_mi_many`, the whole ensemble's).
+
+    >>> result = MineResult(mi_nats=math.log(2), mi_bits=1.0, train_curve=[math.log(4)],
+    ...                     test_curve=[math.log(2)], settings={}, n_train=8, n_test=2)
+    >>> result.train_curve_bits, result.test_curve_bits
+    ([2.0], [1.0])
+    >>> list(result.to_dataframe().columns)
+    ['epoch', 'train_nats', 'test_nats', 'train_bits', 'test_bits', 'objective']
+    >>> result.to_dict()["n_train"], result.bound, result.ceiling_nats
+    (8, 'dv', inf)
+    """
+
+    mi_nats: float
+    mi_bits: float
+    train_curve: list[float]
+    test_curve: list[float]
+    settings: dict[str, Any]
+    n_train: int
+    n_test: int
+    seconds: float = 0.0
+    objective_curve: list[float] = field(default_factory=list)
+    bound: str = "dv"
+    epoch: int = 0
+    ceiling_nats: float = math.inf
+
+    @property
+    def train_curve_bits(self) -> list[float]:
+        return [v / LN2 for v in self.train_curve]
+
+    @property
+    def test_curve_bits(self) -> list[float]:
+        return [v / LN2 for v in self.test_curve]
+
+    def to_dataframe(self):
+        """One row per epoch: ``epoch, train_nats, test_nats, train_bits, test_bits, objective``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "epoch": range(1, len(self.test_curve) + 1),
+                "train_nats": self.train_curve,
+                "test_nats": self.test_curve,
+                "train_bits": self.train_curve_bits,
+                "test_bits": self.test_curve_bits,
+                "objective": self.objective_curve or [float("nan")] * len(self.test_curve),
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MineConfig:
+    """The checked settings of one :func:`estimate_mi` run; ``asdict()`` is ``MineResult.settings``.
+
+    The arguments are those of :func:`estimate_mi` plus the data's shape (``dim_x``, ``dim_y``,
+    ``n`` pairs). ``seed=None`` draws a seed, ``device`` is resolved and kept as a string, and
+    ``effective_batch_size`` (``batch_size`` capped at the training pairs) and
+    ``batches_per_epoch`` are derived (InfoNCE's held-out batches have ``min(effective_batch_size,
+    n_test)`` pairs). A bad value raises a ``TypeError``/``ValueError`` naming it.
+
+    >>> config = MineConfig(batch_size=512, dim_x=2, dim_y=3, n=1000)
+    >>> config.n_train, config.n_test, config.effective_batch_size, config.batches_per_epoch
+    (800, 200, 512, 1)
+    >>> MineConfig(ema_decay=1.0, dim_x=2, dim_y=3, n=1000)
+    Traceback (most recent call last):
+    ...
+    ValueError: ema_decay must be a number in [0, 1), got 1.0
+    """
+
+    objective: str = "mine"
+    critic: str = "joint"
+    clip: float = 5.0
+    early_stopping: int | None = None
+    embedding: int = 32
+    epochs: int = 100
+    batch_size: int = 256
+    effective_batch_size: int = field(init=False)
+    batches_per_epoch: int = field(init=False)
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    hidden: int = 256
+    layers: int = 2
+    activation: str = "elu"
+    ema_decay: float = 0.99
+    test_fraction: float = 0.2
+    test_shuffles: int = 10
+    standardize: bool = True
+    seed: int | None = 0
+    device: str | torch.device = "cpu"
+    dim_x: int
+    dim_y: int
+    n: int
+    optimizer: str = field(default="Adam", init=False)
+
+    def __post_init__(self) -> None:
+        checked = {
+            "objective": choice(self.objective, "objective", OBJECTIVES),
+            "critic": choice(self.critic, "critic", CRITICS),
+            "clip": number(self.clip, "clip", positive=True),
+            "early_stopping": optional_positive_int(self.early_stopping, "early_stopping"),
+            "embedding": positive_int(self.embedding, "embedding"),
+            "epochs": positive_int(self.epochs, "epochs"),
+            "batch_size": positive_int(self.batch_size, "batch_size"),
+            "lr": number(self.lr, "lr", positive=True),
+            "lr_schedule": choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES),
+            "hidden": positive_int(self.hidden, "hidden"),
+            "layers": positive_int(self.layers, "layers"),
+            "activation": choice(self.activation, "activation", tuple(ACTIVATIONS)),
+            "ema_decay": fraction(self.ema_decay, "ema_decay", zero=True),
+            "test_fraction": fraction(self.test_fraction, "test_fraction"),
+            "test_shuffles": positive_int(self.test_shuffles, "test_shuffles"),
+            "standardize": boolean(self.standardize, "standardize"),
+            "seed": _seed(self.seed),
+            "device": str(resolve_device(self.device)),
+            "dim_x": positive_int(self.dim_x, "dim_x"),
+            "dim_y": positive_int(self.dim_y, "dim_y"),
+            "n": non_negative_int(self.n, "n"),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        if self.n_test < 2 or self.n_train < 2:
+            raise ValueError(
+                f"too few samples: N={self.n} with test_fraction={self.test_fraction} gives {self.n_train} "
+                f"training and {self.n_test} held-out pairs; both need at least 2 (give more pairs or change "
+                "test_fraction)"
+            )
+        batch = min(self.batch_size, self.n_train)
+        object.__setattr__(self, "effective_batch_size", batch)
+        object.__setattr__(self, "batches_per_epoch", self.n_train // batch)
+
+    @property
+    def bound(self) -> str:
+        """The held-out bound reported: ``BOUNDS[objective]``."""
+        return BOUNDS[self.objective]
+
+    @property
+    def n_test(self) -> int:
+        """Held-out pairs: ``round(n * test_fraction)``."""
+        return int(round(self.n * self.test_fraction))
+
+    @property
+    def n_train(self) -> int:
+        """Training pairs: the rest."""
+        return self.n - self.n_test
+
+
+def _seed(value: Any) -> int:
+    """A seed in ``[0, 2**63)``; ``None`` draws one from the operating system."""
+    value = checked_seed(value)
+    if not 0 <= value < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {value}")
+    return value

@@ -1,0 +1,322 @@
+"""The training loop behind :func:`~imgleak.mi.mine.estimate_mi` and :func:`~imgleak.mi.mine.estimate_mi_many`.
+
+``E`` runs (one per pair of samples, each with its own :class:`~imgleak.mi.config.MineConfig`;
+``E = 1`` for :func:`estimate_mi`) are trained as one :class:`~imgleak.mi.critics.CriticEnsemble`
+with one Adam over the stacked weights. Member ``e`` draws everything random from its own
+sources, exactly as a run on its own does: the split from ``torch.Generator().manual_seed(seed)``,
+the held-out derangements and then every epoch's batch order (and derangements) from a
+``device`` generator seeded with ``seed + 1``, its network's initialisation from ``seed``. The
+members never mix: the loss is the sum of the members' losses (its gradient with respect to
+member ``e``'s weights is member ``e``'s own gradient, exactly) and Adam is elementwise. So
+member ``e``'s curves are those of the run on its own, bit for bit on the CPU (the batched
+matrix products are checked to equal the single ones in the tests); on CUDA the batched
+``cuBLAS`` kernels may round differently from the single ones, so there the members agree with
+separate runs only to float32 rounding, amplified by training.
+
+When every member sees the same ``x`` and the same seed (the selective-encryption sweep: one
+original, one clear part per level), the members' batches share their ``x`` rows, and ``x``
+is projected by every member's first layer in one matrix product (its weights side by side).
+
+Early stopping (``early_stopping=patience``): a member stops when its held-out bound has not
+improved for ``patience`` epochs; it reports its best epoch's value. A stopped member keeps
+being updated with the others until every member has stopped (its results are final; the
+work is wasted, not harmful), so the ensemble costs its longest member.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+
+import torch
+from tqdm import tqdm
+
+from imgleak.training.seeding import seeded_training
+
+from .bounds import dv, ema_update, infonce, js, log_mean_exp, mine_surrogate, nwj, off_diagonal, smile
+from .config import DIVERGED_BELOW_NATS, FINAL_LR_FACTOR, LN2, MineConfig, MineDivergenceError, MineResult
+from .critics import CriticEnsemble, SeparableNetwork, StatisticsNetwork
+
+__all__ = ["derangement_rows", "train_ensemble"]
+
+HELD_OUT_CHUNK = 65536  # rows of held-out pairs scored at once, per member
+
+
+def derangement_rows(rows: int, size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """``rows`` random derangements of ``range(size)`` (no fixed point when size > 1): ``(rows, size)``.
+
+    A random order ``p`` is read as one cycle, ``p[i] -> p[i + 1]``: a uniformly random
+    ``size``-cycle, so no index is mapped to itself.
+
+    >>> index = derangement_rows(2, 5, torch.Generator().manual_seed(0), torch.device("cpu"))
+    >>> index.shape, bool((index == torch.arange(5)).any())
+    (torch.Size([2, 5]), False)
+    """
+    order = torch.rand(rows, size, generator=generator, device=device).argsort(dim=1)
+    index = torch.empty_like(order)
+    index.scatter_(1, order, order.roll(-1, dims=1))
+    return index
+
+
+def _lr_factor(schedule: str, total_steps: int, step: int) -> float:
+    """The learning rate's factor at ``step``: a cosine from 1 to ``FINAL_LR_FACTOR``, or 1."""
+    if schedule == "constant":
+        return 1.0
+    return FINAL_LR_FACTOR + (1 - FINAL_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+
+
+def _split(values: torch.Tensor, config: MineConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """``train, test`` rows on the config's device: a split seeded with ``config.seed``, standardised
+    with the training rows' statistics when ``config.standardize``."""
+    device = torch.device(config.device)
+    split = torch.randperm(config.n, generator=torch.Generator().manual_seed(config.seed)).to(device)
+    values = values.to(device)
+    train, test = values[split[: config.n_train]], values[split[config.n_train:]]
+    if config.standardize:
+        mean = train.mean(0, keepdim=True)
+        std = train.std(0, keepdim=True)  # n_train >= 2
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        train.sub_(mean).div_(std)
+        test.sub_(mean).div_(std)
+    return train, test
+
+
+@dataclass
+class _Member:
+    """One run of the ensemble: its settings, data, random source, curves and early-stopping state."""
+
+    config: MineConfig
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    generator: torch.Generator
+    test_index: torch.Tensor = field(init=False)
+    curves: dict[str, list[float]] = field(default_factory=lambda: {"train_curve": [], "test_curve": [],
+                                                                       "objective_curve": []})
+    best: float = -math.inf
+    best_epoch: int = 0
+    stale: int = 0
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        self.test_index = derangement_rows(self.config.test_shuffles, self.config.n_test, self.generator,
+                                           torch.device(self.config.device))
+
+    def critic(self) -> StatisticsNetwork | SeparableNetwork:
+        """The member's network, initialised from its seed (on the CPU: only its RNG is used)."""
+        c = self.config
+        with seeded_training(c.seed, torch.device("cpu")):
+            if c.critic == "separable":
+                return SeparableNetwork(c.dim_x, c.dim_y, c.hidden, c.layers, c.activation, c.embedding)
+            return StatisticsNetwork(c.dim_x, c.dim_y, c.hidden, c.layers, c.activation)
+
+    def batches(self, needs_derangements: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This epoch's batch order ``(batches, B)`` and, for the joint critic's shuffled pairs, derangements."""
+        c, device = self.config, torch.device(self.config.device)
+        batch, count = c.effective_batch_size, c.batches_per_epoch
+        order = torch.randperm(c.n_train, generator=self.generator, device=device)[: count * batch].view(count, batch)
+        return order, derangement_rows(count, batch, self.generator, device) if needs_derangements else None
+
+    def record(self, epoch: int, train: float, objective: float, test: float) -> None:
+        """Append the epoch's values; stop after ``early_stopping`` epochs without a better held-out value."""
+        for name, value in zip(self.curves, (train, test, objective)):
+            self.curves[name].append(value)
+        if test > self.best:
+            self.best, self.best_epoch, self.stale = test, epoch, 0
+        else:
+            self.stale += 1
+        patience = self.config.early_stopping
+        self.stopped = patience is not None and self.stale >= patience
+
+    def result(self, seconds: float) -> MineResult:
+        c, curves = self.config, self.curves
+        early = c.early_stopping is not None
+        mi_nats = self.best if early else curves["test_curve"][-1]
+        ceiling = math.log(min(c.effective_batch_size, c.n_test)) if c.bound == "infonce" else math.inf
+        return MineResult(mi_nats=mi_nats, mi_bits=mi_nats / LN2, settings=asdict(c), n_train=c.n_train,
+                          n_test=c.n_test, seconds=seconds, bound=c.bound,
+                          epoch=self.best_epoch if early else len(curves["test_curve"]), ceiling_nats=ceiling,
+                          **curves)
+
+
+def _diverged(epoch: int, what: str, config: MineConfig, label: str) -> MineDivergenceError:
+    lr, other = config.lr, "a larger ema_decay" if config.objective == "mine" else "objective='mine'"
+    return MineDivergenceError(
+        f"MINE{label} diverged at epoch {epoch}: {what} (the scores T / exp(T) exploded). "
+        f"Try a lower learning rate than lr={lr:g} (e.g. lr={lr / 10:g}), a larger batch_size "
+        f"or {other}."
+    )
+
+
+def _check_training(epoch: int, values: tuple[float, float, float], config: MineConfig, label: str) -> None:
+    """:class:`MineDivergenceError` when the epoch's training values are not finite or far below zero."""
+    if not all(math.isfinite(v) for v in values):
+        raise _diverged(epoch, "the training loss is NaN or infinite", config, label)
+    if values[0] < DIVERGED_BELOW_NATS:
+        what = f"the training estimate fell to {values[0]:.4g} nats (below {DIVERGED_BELOW_NATS:g})"
+        raise _diverged(epoch, what, config, label)
+
+
+def _partition(marginal: torch.Tensor) -> torch.Tensor:
+    """``log mean exp`` over held-out shuffles ``(E, S, n)``: one ``logsumexp`` per shuffle, then over shuffles."""
+    count = marginal.shape[-1] * marginal.shape[-2]
+    return torch.logsumexp(torch.logsumexp(marginal, -1), -1) - math.log(count)
+
+
+def _gather_rows(features: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``features[e, index[e, i]]``: ``(E, R, f)`` rows picked by ``(E, R')`` -> ``(E, R', f)``."""
+    return torch.gather(features, 1, index[..., None].expand(-1, -1, features.shape[-1]))
+
+
+class _Trainer:
+    """The ensemble's critic, Adam and schedule, MINE's moving averages, and one epoch of training."""
+
+    def __init__(self, members: list[_Member], shared_x: bool) -> None:
+        self.members, self.shared_x, self.config = members, shared_x, members[0].config
+        c = self.config
+        self.critic = CriticEnsemble([m.critic() for m in members]).to(torch.device(c.device))
+        self.optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.lr)
+        factor = partial(_lr_factor, c.lr_schedule, c.epochs * c.batches_per_epoch)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+        self.log_ema: torch.Tensor | None = None
+        # all K x K pairs of a batch: InfoNCE, and the separable critic (its shuffled pairs are free)
+        self.uses_grid = c.objective == "infonce" or c.critic == "separable"
+
+    def _rows(self, parts: list[torch.Tensor], indices: list[torch.Tensor], shared: bool) -> torch.Tensor:
+        if shared:
+            return parts[0][indices[0]]
+        return torch.stack([part[index] for part, index in zip(parts, indices)])
+
+    def _scores(self, x: torch.Tensor, y: torch.Tensor, marginal: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """``t_joint (E, B)``, ``t_marg (E, M)`` and the ``(E, B, B)`` grid (or ``None``)."""
+        fx, fy = self.critic.features(x, y)
+        if self.uses_grid:
+            grid = self.critic.grid(fx, fy)
+            return grid.diagonal(dim1=1, dim2=2), off_diagonal(grid), grid
+        both = self.critic.paired(torch.cat([fx, fx], 1), torch.cat([fy, _gather_rows(fy, marginal)], 1))
+        return both[:, : x.shape[-2]], both[:, x.shape[-2]:], None
+
+    def _objective(self, t_joint: torch.Tensor, t_marg: torch.Tensor, grid: torch.Tensor | None) -> tuple:
+        """``(dv, value, reported)`` per member: the minibatch DV bound, the surrogate maximised and
+        the training value of the objective's bound."""
+        c, bound = self.config, dv(t_joint, t_marg)
+        if c.objective == "mine":
+            with torch.no_grad():
+                self.log_ema = ema_update(self.log_ema, log_mean_exp(t_marg).detach(), c.ema_decay)
+            return bound, mine_surrogate(t_joint, t_marg, self.log_ema), bound
+        if c.objective in ("mine_f", "nwj"):
+            value = nwj(t_joint, t_marg)
+            return bound, value, value
+        if c.objective == "smile":  # Song & Ermon: the critic learns with JS, the estimate is clipped DV
+            return bound, js(t_joint, t_marg), smile(t_joint, t_marg, c.clip)
+        if c.objective == "infonce":
+            value = infonce(grid)
+            return bound, value, value
+        return bound, bound, bound
+
+    def epoch(self) -> list[tuple[float, float, float]]:
+        """One pass over every member's training pairs: per member, the mean minibatch DV bound,
+        the mean training value of its bound and the summed surrogate (one synchronisation)."""
+        c, members = self.config, self.members
+        plans = [m.batches(not self.uses_grid) for m in members]
+        orders = [plan[0] for plan in plans]
+        marginal = None if self.uses_grid else torch.stack([plan[1] for plan in plans])
+        sums = torch.zeros(3, len(members), device=torch.device(c.device))
+        for b in range(c.batches_per_epoch):
+            rows = [order[b] for order in orders]
+            x = self._rows([m.x_train for m in members], rows, self.shared_x)
+            y = self._rows([m.y_train for m in members], rows, False)
+            bound, value, reported = self._objective(*self._scores(x, y, None if marginal is None else marginal[:, b]))
+            self.optimizer.zero_grad(set_to_none=True)
+            (-value).sum().backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            sums[0] += bound.detach()
+            sums[1] += reported.detach()
+            sums[2] += value.detach()
+        train, objective, loss = sums.tolist()
+        count = c.batches_per_epoch
+        return [(t / count, o / count, v) for t, o, v in zip(train, objective, loss)]
+
+    @torch.no_grad()
+    def held_out(self) -> list[float]:
+        """Every member's held-out bound (``config.bound``) after this epoch."""
+        members = self.members
+        x = members[0].x_test if self.shared_x else torch.stack([m.x_test for m in members])
+        fx, fy = self.critic.features(x, torch.stack([m.y_test for m in members]))
+        if self.config.bound == "infonce":
+            return self._held_out_infonce(fx, fy).tolist()
+        joint = self._paired_chunks(fx, fy)
+        index = torch.stack([m.test_index for m in members])  # (E, S, n)
+        marginal = torch.stack([self._paired_chunks(fx, _gather_rows(fy, index[:, s]))
+                                for s in range(index.shape[1])], 1)
+        if self.config.bound == "nwj":
+            return nwj(joint, marginal.flatten(1)).tolist()
+        if self.config.bound == "smile":
+            marginal = marginal.clamp(-self.config.clip, self.config.clip)
+        return (joint.mean(-1) - _partition(marginal)).tolist()
+
+    def _paired_chunks(self, fx: torch.Tensor, fy: torch.Tensor) -> torch.Tensor:
+        n = fy.shape[1]
+        return torch.cat([self.critic.paired(fx[:, i:i + HELD_OUT_CHUNK], fy[:, i:i + HELD_OUT_CHUNK])
+                          for i in range(0, n, HELD_OUT_CHUNK)], 1)
+
+    def _held_out_infonce(self, fx: torch.Tensor, fy: torch.Tensor) -> torch.Tensor:
+        """InfoNCE averaged over the held-out pairs cut (in split order) into whole batches of
+        ``min(batch size, held-out pairs)``; the rest is left out."""
+        size = min(self.config.effective_batch_size, fy.shape[1])
+        values = [infonce(self.critic.grid(fx[:, i:i + size], fy[:, i:i + size]))
+                  for i in range(0, fy.shape[1] - size + 1, size)]
+        return torch.stack(values).mean(0)
+
+
+def train_ensemble(configs: list[MineConfig], samples: list[tuple[torch.Tensor, torch.Tensor]],
+                   progress: bool) -> list[MineResult]:
+    """Train one critic per ``(config, (x, y))`` together for ``epochs`` (or until all stopped early).
+
+    ``configs`` agree on everything but ``seed`` (the caller checks); ``samples`` are float32
+    ``(N, d)`` tensors. A tensor given to several members with the same seed is split once.
+
+    >>> from imgleak.mi.config import MineConfig
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(100, 2, generator=g)
+    >>> configs = [MineConfig(epochs=2, hidden=8, seed=s, dim_x=2, dim_y=2, n=100) for s in (0, 1)]
+    >>> [len(r.test_curve) for r in train_ensemble(configs, [(x, x), (x, -x)], progress=False)]
+    [2, 2]
+    """
+    splits: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+    members = []
+    for config, pair in zip(configs, samples):
+        parts = []
+        for values in pair:
+            key = (id(values), config.seed)
+            if key not in splits:
+                splits[key] = _split(values, config)
+            parts += splits[key]
+        generator = torch.Generator(device=torch.device(config.device)).manual_seed(config.seed + 1)
+        members.append(_Member(config, parts[0], parts[2], parts[1], parts[3], generator))
+    shared_x = all(x is samples[0][0] and c.seed == configs[0].seed for c, (x, _) in zip(configs, samples))
+    trainer, config = _Trainer(members, shared_x), configs[0]
+    labels = [""] if len(members) == 1 else [f" (pair {k}, seed {m.config.seed})" for k, m in enumerate(members)]
+    start = time.perf_counter()
+    bar = tqdm(range(1, config.epochs + 1), desc=f"MINE ({config.objective})", unit="epoch", disable=not progress,
+               leave=False)
+    with bar:
+        for epoch in bar:
+            active = [k for k, m in enumerate(members) if not m.stopped]
+            if not active:
+                break
+            training = trainer.epoch()
+            for k in active:
+                _check_training(epoch, training[k], members[k].config, labels[k])
+            tests = trainer.held_out()
+            for k in active:
+                if not math.isfinite(tests[k]):
+                    raise _diverged(epoch, "the held-out estimate is NaN or infinite", members[k].config, labels[k])
+                members[k].record(epoch, training[k][0], training[k][1], tests[k])
+            bar.set_postfix(train=f"{training[active[0]][0]:.3f}", test=f"{tests[active[0]]:.3f}", refresh=False)
+    seconds = time.perf_counter() - start
+    return [m.result(seconds) for m in members]

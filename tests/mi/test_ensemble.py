@@ -1,0 +1,160 @@
+"""estimate_mi_many: critics trained as one batched ensemble give the separate runs' results, bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from imgleak.mi import estimate_mi, estimate_mi_many
+from imgleak.mi.critics import CriticEnsemble, SeparableNetwork, StackedLinear, StatisticsNetwork
+from imgleak.mi.mine import MineDivergenceError
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+QUICK = dict(epochs=3, batch_size=64, hidden=16, progress=False)
+
+
+def sweep(device, n: int = 400, levels: int = 9) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One x and ``levels`` noisier and noisier y (different dims than x): an n-sweep in small."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 5, generator=generator)
+    ys = [x[:, :3] * (levels - k) / levels + torch.randn(n, 3, generator=generator) for k in range(levels)]
+    return x.to(device), [y.to(device) for y in ys]
+
+
+def same_run(a, b) -> bool:
+    fields = ("mi_nats", "mi_bits", "train_curve", "test_curve", "objective_curve", "settings", "n_train", "n_test",
+              "bound", "epoch", "ceiling_nats")
+    return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+def assert_matches_separate_runs(many, separate, device) -> None:
+    """CPU: every field equal (bit for bit). CUDA: the batched products round differently, so the
+    estimates agree to float32 rounding amplified by a few epochs of training."""
+    if device.type == "cpu":
+        assert all(same_run(a, b) for a, b in zip(many, separate))
+    else:
+        for a, b in zip(many, separate):
+            torch.testing.assert_close(a.test_curve, b.test_curve, rtol=0, atol=1e-3)
+            assert a.settings == b.settings
+
+
+@pytest.mark.parametrize(
+    ("options", "seeds"),
+    [
+        (dict(objective="mine"), 0),  # the chapter's sweep: one x, one seed - x shared
+        (dict(objective="mine"), list(range(9))),
+        (dict(objective="smile", critic="separable"), [3, 1, 4, 1, 5, 9, 2, 6, 5]),
+        (dict(objective="infonce", batch_size=32), 0),
+        (dict(objective="dv", early_stopping=1), 0),
+    ],
+    ids=["mine-shared-x", "mine-nine-seeds", "smile-separable", "infonce-joint", "dv-early-stopping"],
+)
+def test_an_ensemble_of_nine_is_nine_separate_runs(options, seeds, device):
+    x, ys = sweep(device)
+    options = {**QUICK, **options}
+    many = estimate_mi_many([(x, y) for y in ys], seeds=seeds, device=device, **options)
+    per_pair = seeds if isinstance(seeds, list) else [seeds] * len(ys)
+    separate = [estimate_mi(x, y, seed=s, device=device, **options) for y, s in zip(ys, per_pair)]
+    assert_matches_separate_runs(many, separate, device)
+    assert len({r.mi_nats for r in many}) > 1  # the members did learn different things
+
+
+def test_members_may_stop_early_at_different_epochs(device):
+    x, ys = sweep(device, levels=2)
+    independent = torch.randn(x.shape[0], 3, generator=torch.Generator().manual_seed(9)).to(device)
+    ys = [ys[0], independent, ys[1]]  # the independent pair's held-out bound stops improving first
+    options = dict(early_stopping=1, device=device, **{**QUICK, "epochs": 8, "lr": 1e-2, "lr_schedule": "constant"})
+    many = estimate_mi_many([(x, y) for y in ys], seeds=[0, 1, 2], **options)
+    separate = [estimate_mi(x, y, seed=s, **options) for s, y in enumerate(ys)]
+    assert_matches_separate_runs(many, separate, device)
+    assert len({len(r.test_curve) for r in many}) > 1, "pick seeds whose runs stop at different epochs"
+
+
+def test_the_batched_products_used_on_cuda_agree_to_rounding(monkeypatch):
+    """CUDA's path (one baddbmm for all members), forced on the CPU: the same runs to float32 rounding."""
+    x, ys = sweep(torch.device("cpu"), levels=3)
+    exact = {0: [estimate_mi(x, y, seed=0, **QUICK) for y in ys],
+             1: estimate_mi_many([(x, y) for y in ys], seeds=[0, 1, 2], **QUICK)}
+    monkeypatch.setattr(StackedLinear, "batched", property(lambda self: True))
+    for seeds, reference in ((0, exact[0]), ([0, 1, 2], exact[1])):  # x shared, and each member its own x rows
+        batched = estimate_mi_many([(x, y) for y in ys], seeds=seeds, **QUICK)
+        for a, b in zip(batched, reference):
+            torch.testing.assert_close(a.test_curve, b.test_curve, rtol=0, atol=1e-4)
+
+
+def test_a_pair_given_twice_and_x_equal_to_y(device):
+    x, ys = sweep(device, levels=2)
+    pairs = [(x, ys[0]), (x, ys[0]), (x, x[:, :3].clone())]
+    many = estimate_mi_many(pairs, seeds=[0, 0, 0], device=device, **QUICK)
+    assert same_run(many[0], many[1]) if device.type == "cpu" else True
+    assert many[2].mi_nats > many[0].mi_nats  # y a copy of part of x: much more information
+
+
+def test_stacked_layers_compute_what_each_member_computes(device):
+    torch.manual_seed(0)
+    layers = [nn.Linear(6, 4).to(device) for _ in range(3)]
+    stacked = StackedLinear.stack(layers)
+    own, shared = torch.randn(3, 10, 6, device=device), torch.randn(10, 6, device=device)
+    exact = torch.equal if device.type == "cpu" else torch.allclose
+    assert all(exact(stacked(own)[e], layers[e](own[e])) for e in range(3))
+    assert all(exact(stacked(shared)[e], layers[e](shared)) for e in range(3))
+
+
+@pytest.mark.parametrize("network", [StatisticsNetwork, SeparableNetwork])
+def test_the_ensemble_scores_as_its_members(network, device):
+    torch.manual_seed(1)
+    members = [network(4, 3, hidden=8).to(device) for _ in range(2)]
+    ensemble = CriticEnsemble(members)
+    x, y = torch.randn(2, 6, 4, device=device), torch.randn(2, 6, 3, device=device)
+    fx, fy = ensemble.features(x, y)
+    paired, grid = ensemble.paired(fx, fy), ensemble.grid(fx, fy)
+    for e, member in enumerate(members):
+        torch.testing.assert_close(paired[e], member(x[e], y[e]))
+        every_pair = member(x[e].repeat_interleave(6, 0), y[e].repeat(6, 1)).view(6, 6)
+        torch.testing.assert_close(grid[e], every_pair)
+
+
+def test_divergence_names_the_pair(device):
+    x, ys = sweep(device, levels=2)
+    with pytest.raises(MineDivergenceError, match=r"MINE \(pair 0, seed 0\) diverged at epoch \d+: "):
+        estimate_mi_many([(x, y) for y in ys], lr=50.0, epochs=3, hidden=64, progress=False, device=device)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "options", "error", "pattern"),
+    [
+        ([], {}, ValueError, "pairs must be a non-empty sequence"),
+        ("xy", {}, ValueError, "pairs must be a non-empty sequence"),
+        ([(torch.zeros(100, 2),)], {}, ValueError, r"pairs\[0\] must be an \(x, y\) pair"),
+        ([(torch.zeros(100, 2), torch.zeros(99, 2))], {}, ValueError,
+         r"pairs\[0\] x and pairs\[0\] y must have the same number of samples"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2)), (torch.zeros(90, 2), torch.zeros(90, 2))], {}, ValueError,
+         r"every pair must have the shapes of pairs\[0\]"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2)), (torch.zeros(100, 3), torch.zeros(100, 2))], {}, ValueError,
+         r"every pair must have the shapes of pairs\[0\], \(100, 2\) and \(100, 2\); pairs\[1\] has \(100, 3\)"),
+        ([(["a"], ["b"])], {}, TypeError, r"pairs\[0\] x must be a tensor"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))] * 2, dict(seeds=[1, 2, 3]), ValueError,
+         r"seeds must be one seed or one per pair \(2\), got 3"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))], dict(seeds=1.5), TypeError, "seeds must be an int"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))], dict(objective="mime"), ValueError, "objective must be one of"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))], dict(critic="deep"), ValueError, "critic must be one of"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))], dict(epoch=3), TypeError, "epoch"),
+        ([(torch.zeros(100, 2), torch.zeros(100, 2))], dict(progress=1), TypeError, "progress must be True or False"),
+    ],
+)
+def test_bad_pairs_and_settings_are_rejected_by_name(pairs, options, error, pattern):
+    with pytest.raises(error, match=pattern):
+        estimate_mi_many(pairs, **{"epochs": 1, "progress": False, **options})
+
+
+def test_infonce_never_exceeds_its_ceiling_on_a_perfect_dependence(device):
+    x, _ = sweep(device, levels=1)
+    result = estimate_mi_many([(x, x * 2)], objective="infonce", critic="separable", device=device,
+                              **{**QUICK, "epochs": 6, "lr": 1e-2})[0]
+    assert result.ceiling_nats == math.log(64)  # held-out batches of the batch size (80 held-out pairs)
+    assert max(result.test_curve) <= result.ceiling_nats
+    assert result.mi_nats > 0.5 * result.ceiling_nats  # the true MI is infinite: InfoNCE heads for log K
