@@ -6,6 +6,7 @@
 #
 #   bash bench/gpu_check.sh [LOGDIR]      # default LOGDIR: /tmp/imgleak-gpu-check (new or empty)
 #   DEVICE=cpu bash bench/gpu_check.sh    # the same steps on the CPU (a dry run of the script: slow)
+#   ONLY='tests|mi' bash bench/gpu_check.sh   # only the steps whose name matches
 #
 # PYTHON chooses the interpreter (default: .venv/bin/python when present, else python3); the
 # repository's lib/ is put first on PYTHONPATH so the checked-out library is the one measured.
@@ -28,10 +29,12 @@ export MPLCONFIGDIR="$LOG/.matplotlib"
 SUMMARY="$LOG/summary.tsv"
 printf 'step\tstatus\tseconds\n' >"$SUMMARY"
 
-# step NAME LIMIT_S COMMAND...: run COMMAND with a time limit, its output in LOG/NAME.log.
+# step NAME LIMIT_S COMMAND...: run COMMAND with a time limit, its output in LOG/NAME.log
+# (skipped when ONLY, an extended regular expression, is set and does not match NAME).
 step() {
     local name=$1 limit=$2 start rc status
     shift 2
+    if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return 0; fi
     start=$EPOCHREALTIME
     timeout --kill-after=10 "$limit" "$@" >"$LOG/$name.log" 2>&1
     rc=$?
@@ -71,8 +74,9 @@ step bench_selective 60 "$PYTHON" bench/selective.py --device "$DEVICE" --repeat
 step bench_rvt 60 "$PYTHON" bench/rvt.py --device "$DEVICE" --repeats 5
 step bench_attacks 90 "$PYTHON" bench/attacks.py --device "$DEVICE" --repeats 3
 step bench_mi 60 "$PYTHON" bench/mi.py --device "$DEVICE"
-step bench_mi_sweep 90 "$PYTHON" bench/mi_sweep.py --device "$DEVICE"
-step bench_mi_accuracy 120 "$PYTHON" bench/mi_accuracy.py --device "$DEVICE"
+step bench_mi_sweep 90 "$PYTHON" bench/mi_sweep.py --device "$DEVICE" --epochs 5
+# the chapter's estimators on every task (all objectives x critics: about 15 minutes on a GPU)
+step bench_mi_accuracy 150 "$PYTHON" bench/mi_accuracy.py --device "$DEVICE" --estimators mine,smile,infonce/separable
 step bench_scorecard 120 "$PYTHON" bench/scorecard.py --device "$DEVICE" --budget quick --resume-repeats 1 \
     --schemes identity one_time_pad selective-4 rvt-faithful tn_model --out "$LOG/scorecard"
 
@@ -83,10 +87,10 @@ step bench_scorecard 120 "$PYTHON" bench/scorecard.py --device "$DEVICE" --budge
     column -t -s $'\t' "$SUMMARY" 2>/dev/null || cat "$SUMMARY"
     echo
     echo "-- tests:"
-    grep -E '(passed|failed|error)' "$LOG/tests.log" | tail -n 1
-    grep -E '^(FAILED|ERROR) ' "$LOG/tests.log" | head -n 20
+    grep -E '(passed|failed|error)' "$LOG/tests.log" 2>/dev/null | tail -n 1
+    grep -E '^(FAILED|ERROR) ' "$LOG/tests.log" 2>/dev/null | head -n 20
     echo "-- quick book (device=$DEVICE):"
-    grep -E 'done in|failed|Error' "$LOG/book_quick.log" | head -n 12
+    grep -E 'done in|failed|Error' "$LOG/book_quick.log" 2>/dev/null | head -n 12
     for log in "$LOG"/bench_*.log; do
         echo "-- $(basename "$log" .log):"
         grep -E -i '(ratio|speed-up|÷|[0-9]x\b|[0-9]×|target|within|miss|equal|identical)' "$log" | head -n 14
