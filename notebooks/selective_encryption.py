@@ -215,8 +215,8 @@ fits.round(3)
 # linear in n* and *embeddings converge faster than pixels* — could belong to MINE rather than
 # to the data. Here the same n-sweep (pixels and every encoder, the same pairs, epochs, batch and
 # critic size) is re-run with each estimator in `estimators`: MINE (the Donsker–Varadhan bound),
-# SMILE (Song & Ermon, 2020: the DV bound with its partition term clipped at τ) and InfoNCE
-# (van den Oord et al., 2018: a contrastive bound that can never exceed log of its
+# SMILE ({cite:t}`song2020smile`: the DV bound with its partition term clipped at τ) and InfoNCE
+# ({cite:t}`oord2018infonce`: a contrastive bound that can never exceed log of its
 # batch size), each with every seed in `seeds`; one batched run per estimator trains the critics
 # of all levels and seeds together. Every value is the held-out bound the estimator reports.
 #
