@@ -215,43 +215,34 @@ def estimate_mi(
     critic
         ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``, every pair of a
         batch in one matrix product; its shuffled pairs are all mismatched pairs of the batch).
-    clip
-        SMILE's ``tau``: ``exp T`` is clipped to ``[e^-clip, e^clip]`` in the partition term
-        (``"smile"`` only).
+    clip, embedding
+        SMILE's ``tau`` (``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term; ``"smile"``
+        only) and the output dimension of the separable critic's ``g`` and ``h``.
     early_stopping
         ``None`` (train all ``epochs``) or a patience: stop once the held-out bound has not
         improved for that many epochs and report the best epoch's value (``MineResult.epoch``).
-    embedding
-        Output dimension of the separable critic's ``g`` and ``h``.
     epochs, batch_size, lr
-        Passes over the training pairs, minibatch size (capped at the number of training
-        pairs; an incomplete last batch is dropped, the pairs are reshuffled every epoch) and
-        Adam's learning rate.
+        Passes over the training pairs, minibatch size (capped at the training pairs; an incomplete
+        last batch is dropped, the pairs are reshuffled every epoch) and Adam's learning rate.
     lr_schedule
-        ``"cosine"`` (default): the learning rate follows a cosine from ``lr`` down to
-        ``lr / 100`` over the run, so the last epochs - whose held-out value is reported - are
-        not dominated by optimiser noise; ``"constant"``: plain Adam.
+        ``"cosine"`` (default): a cosine from ``lr`` down to ``lr / 100`` over the run, so the last
+        epochs (whose held-out value is reported) are not dominated by optimiser noise; ``"constant"``.
     hidden, layers, activation
-        Width, number of hidden layers and activation (``"elu"`` or ``"relu"``) of ``T``.
+        Width, number of hidden layers and activation (``"elu"`` or ``"relu"``) of ``T``; the
+        defaults (2 x 256 ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
     ema_decay
         Weight on the old value of the moving average (``"mine"`` only): ``0.99`` equals
         gtegner's ``alpha = 0.01`` on the new batch.
-    test_fraction, test_shuffles
+    test_fraction, test_shuffles, standardize
         Share of the pairs held out (a seeded random split) and the number of fixed random
-        derangements of held-out ``y`` used for the held-out marginal term.
-    standardize
-        Z-score each feature with the training split's statistics (MI is unchanged).
+        derangements of held-out ``y`` for the held-out marginal term. ``standardize``: z-score each
+        feature with the training split's statistics (MI is unchanged).
     seed
         Seeds the split, the batches, the shuffles and the network's initialisation (an int;
         ``None`` draws one and records it in ``settings``). The global torch RNG is untouched.
-    device
+    device, progress
         ``None``: the device of ``x`` when it is a tensor, else CPU; ``"auto"``: CUDA when
-        available; or any torch device.
-    progress
-        Show a tqdm bar over epochs.
-
-    Defaults follow the reference settings for embeddings (MLP 2 x 256 ELU, Adam 1e-3, batch
-    256, EMA 0.99 = gtegner's 0.01).
+        available; or any torch device. ``progress``: a tqdm bar over epochs.
 
     Raises
     ------
@@ -281,8 +272,8 @@ def estimate_mi(
     """
     options = dict(objective=objective, critic=critic, clip=clip, early_stopping=early_stopping, embedding=embedding,
                    epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
-                   activation=activation, ema_decay=ema_decay, test_fraction=test_fraction,
-                   test_shuffles=test_shuffles, standardize=standardize)
+                   activation=activation, ema_decay=ema_decay, test_fraction=test_fraction, test_shuffles=test_shuffles,
+                   standardize=standardize)
     return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options)[0]
 
 
