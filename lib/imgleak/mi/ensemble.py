@@ -14,8 +14,10 @@ matrix products are checked to equal the single ones in the tests); on CUDA the 
 separate runs only to float32 rounding, amplified by training.
 
 When every member sees the same ``x`` and the same seed (the selective-encryption sweep: one
-original, one clear part per level), the members' batches share their ``x`` rows, and ``x``
-is projected by every member's first layer in one matrix product (its weights side by side).
+original, one clear part per level), the members' batches share their ``x`` rows, which are
+gathered once for all members (each member still projects them with its own weights: one product
+per member on the CPU, where one wide product was measured to round differently; one batched
+product on CUDA).
 
 Early stopping (``early_stopping=patience``): a member stops when its held-out bound has not
 improved for ``patience`` epochs; it reports its best epoch's value. A stopped member keeps
