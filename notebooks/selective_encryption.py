@@ -247,13 +247,26 @@ for name, extra in own_options.items():
     print(f"{name} runs with " + ", ".join(f"{k}={v!r}" for k, v in extra.items()) + " (the others with the defaults)")
 interval = "no interval: one seed" if len(seeds) == 1 else f"{confidence:.0%} Student-t interval over {len(seeds)} seeds"
 plots.estimator_sweep_plot(sweep_table, f"Held-out estimates by estimator (mean, {interval})");
-shown = sweep_table.assign(estimate=[f"{m:.2f} [{lo:.2f}, {hi:.2f}]" if len(seeds) > 1 else f"{m:.2f}"
-                                     for m, lo, hi in sweep_table[["mean", "ci_low", "ci_high"]].values])
+failed = sl.diverged_runs(sweep)
+if len(failed):  # a diverged run is a result: shown, left out of the means, never a crash
+    display(Markdown(f":::{{warning}}\n{len(failed)} of {len(sweep.table)} runs diverged and are left out of the "
+                     "means (× in the figure, † in the table):\n\n" + "\n".join(
+                         f"- {r.estimator} on {r.source}, n = {r.n}, seed {r.seed}: {r.diverged}"
+                         for r in failed.itertuples()) + "\n:::"))
+else:
+    print(f"all {len(sweep.table)} runs converged (none diverged)")
+shown = sweep_table.assign(estimate=[
+    (f"{m:.2f} [{lo:.2f}, {hi:.2f}]" if len(seeds) > 1 else f"{m:.2f}") + (f" †{d}" if d else "")
+    for m, lo, hi, d in sweep_table[["mean", "ci_low", "ci_high", "diverged"]].values])
 shown.pivot_table(index=["source", "n"], columns="estimator", values="estimate", aggfunc="first", sort=False)
 
 # %% [markdown]
 # The table gives each mean estimate in bits with its interval across seeds in brackets (with a
-# single seed there is no interval: the runs' spread cannot be measured from one run). What the
+# single seed there is no interval: the runs' spread cannot be measured from one run); †k marks a
+# level where k runs diverged, left out of its mean. Whether a run diverged is judged on the
+# training value of the estimator's *own* bound: an InfoNCE critic is defined only up to a shift
+# c(y) that InfoNCE ignores, so its Donsker–Varadhan value can sit far below zero at n = 0 (where
+# the clear part equals the image and InfoNCE is at its ceiling) without anything having exploded. What the
 # numbers say about the two claims:
 
 # %%

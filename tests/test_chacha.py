@@ -102,6 +102,24 @@ def test_encryptor_continues_the_stream_from_any_block(block, nonce):
     assert np.array_equal(out, data ^ reference)
 
 
+def test_encryptor_works_in_place_beyond_its_scratch_buffer():
+    # cryptography >= 51 refuses overlapping buffers: in-place work goes through a bounded buffer
+    key = Key.from_seed(5)
+    size = 3 * 2**18 + 77  # several scratch buffers and a remainder
+    data = np.arange(size, dtype=np.int64).astype(np.uint8)
+    expected = data ^ keystream_bytes(key, size)
+    chacha20_encryptor(key).update_into(data, data)
+    assert np.array_equal(data, expected)
+
+
+def test_encryptor_refuses_partly_overlapping_buffers():
+    buffer = np.zeros(100, np.uint8)
+    with pytest.raises(ValueError, match="overlaps"):
+        chacha20_encryptor(Key.from_seed(0)).update_into(buffer[:50], buffer[10:60])
+    with pytest.raises(ValueError, match="length"):
+        chacha20_encryptor(Key.from_seed(0)).update_into(buffer[:50], buffer[50:99])
+
+
 def test_encryptor_rejects_bad_arguments():
     key = Key.from_seed(0)
     with pytest.raises(TypeError, match="imgleak Key"):

@@ -107,13 +107,67 @@ def check_nonce(nonce: int) -> int:
     return nonce
 
 
-def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContext:
+# In-place XOR goes through a buffer of this size: cryptography 51 refuses overlapping buffers,
+# and a chunk this small stays in a core's L2 cache (bench/README.md, selective encryption).
+_SCRATCH_BYTES = 1 << 18
+
+
+class ChaCha20Stream:
+    """A running ChaCha20 keystream: XOR data with the next keystream bytes, in place or not.
+
+    Wraps OpenSSL's ChaCha20 context (``cryptography``). ``update(data)`` returns new bytes;
+    ``update_into(data, out)`` writes into ``out``, which may be ``data`` itself (in place, through
+    a bounded scratch buffer: ``cryptography`` 51 and later refuse overlapping buffers) or memory of
+    its own. OpenSSL releases the GIL, so several streams can run on threads.
+
+    >>> stream = chacha20_encryptor(Key(bytes(32)))
+    >>> data = np.zeros(8, np.uint8)
+    >>> stream.update_into(data, data)  # in place
+    8
+    >>> data.tobytes().hex()  # RFC 8439, A.1 test vector 1
+    '76b8e0ada0f13d90'
+    """
+
+    def __init__(self, context: CipherContext) -> None:
+        self._context = context
+        self._scratch: np.ndarray | None = None
+
+    def update(self, data: bytes) -> bytes:
+        """``data`` XOR the next ``len(data)`` keystream bytes."""
+        return self._context.update(data)
+
+    def update_into(self, data, out) -> int:
+        """Write ``data`` XOR the next keystream bytes into ``out``; returns the number of bytes.
+
+        ``data`` and ``out`` are C-contiguous byte buffers (uint8 numpy arrays, say) of one length;
+        ``out`` is ``data`` itself or shares no memory with it.
+        """
+        source = np.frombuffer(memoryview(data).cast("B"), np.uint8)
+        target = np.frombuffer(memoryview(out).cast("B"), np.uint8)
+        if source.size != target.size:
+            raise ValueError(f"out must have data's length {source.size}, got {target.size}")
+        if not np.may_share_memory(source, target):
+            return self._context.update_into(source, target)
+        if source.__array_interface__["data"][0] != target.__array_interface__["data"][0]:
+            raise ValueError("out overlaps data without being it: pass data itself to work in place, "
+                             "or memory of its own")
+        if self._scratch is None:
+            self._scratch = np.empty(min(_SCRATCH_BYTES, source.size), np.uint8)
+        scratch = self._scratch
+        for low in range(0, source.size, scratch.size):
+            high = min(low + scratch.size, source.size)
+            self._context.update_into(source[low:high], scratch[:high - low])
+            target[low:high] = scratch[:high - low]
+        return source.size
+
+
+def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> ChaCha20Stream:
     """OpenSSL's ChaCha20 (``cryptography``) for ``key`` and ``nonce``, from byte ``64 * block`` of the stream on.
 
-    ChaCha20 as in RFC 8439 (96-bit little-endian nonce, 32-bit block counter). Its
-    ``update(data)`` / ``update_into(data, out)`` XOR ``data`` with the next keystream bytes
-    (``out`` may be ``data``; OpenSSL releases the GIL), so with zeros as data it yields the
-    keystream, and long streams can be made in chunks, in any order, on several threads.
+    ChaCha20 as in RFC 8439 (96-bit little-endian nonce, 32-bit block counter). The returned
+    :class:`ChaCha20Stream`'s ``update(data)`` / ``update_into(data, out)`` XOR ``data`` with the
+    next keystream bytes (``out`` may be ``data``), so with zeros as data it yields the keystream,
+    and long streams can be made in chunks, in any order, on several threads.
 
     >>> key = Key.from_seed(0)
     >>> chacha20_encryptor(key, block=1).update(bytes(64)) == keystream_bytes(key, 128)[64:].tobytes()
@@ -127,7 +181,7 @@ def chacha20_encryptor(key: Key, block: int = 0, nonce: int = 0) -> CipherContex
         raise ValueError(f"block must be below 2**32 (the 32-bit block counter), got {block}")
     # cryptography takes a 16-byte value: 4-byte little-endian block counter, then the nonce.
     counter_nonce = block.to_bytes(4, "little") + nonce.to_bytes(NONCE_BYTES, "little")
-    return Cipher(algorithms.ChaCha20(key.material, counter_nonce), mode=None).encryptor()
+    return ChaCha20Stream(Cipher(algorithms.ChaCha20(key.material, counter_nonce), mode=None).encryptor())
 
 
 def keystream_bytes(key: Key, n: int, nonce: int = 0) -> np.ndarray:

@@ -168,8 +168,10 @@ def estimator_sweep_plot(summary, title: str = "") -> plt.Figure:
     """Mean estimate (bits) against n for every estimator, one panel per source, with the band of
     the confidence interval across seeds (none with one seed) and each finite ceiling dashed.
 
-    ``summary`` has ``source, estimator, ceiling_bits, n, mean, ci_low, ci_high`` (see
-    :func:`imgleak.experiments.selective.sweep_summary`).
+    ``summary`` has ``source, estimator, ceiling_bits, n, mean, ci_low, ci_high`` and optionally
+    ``diverged`` (see :func:`imgleak.experiments.selective.sweep_summary`): a level where runs
+    diverged gets a red × at the bottom of its panel, and a footnote says they are left out of
+    the means.
 
     >>> import pandas as pd
     >>> summary = pd.DataFrame({"source": "pixels", "estimator": "infonce", "ceiling_bits": 8.0, "n": [0, 8],
@@ -189,13 +191,21 @@ def estimator_sweep_plot(summary, title: str = "") -> plt.Figure:
             ceiling = float(part["ceiling_bits"].iloc[0])
             if np.isfinite(ceiling):
                 ax.axhline(ceiling, color=colours[estimator], ls="--", lw=0.9, label=f"{estimator} ceiling")
+            failed = part[part["diverged"] > 0] if "diverged" in part else part.iloc[:0]
+            if not failed.empty:
+                ax.plot(failed["n"], [0.03] * len(failed), "x", color="red", ms=8, mew=2,
+                        transform=ax.get_xaxis_transform(), label=f"{estimator}: runs diverged")
         ax.set_title(source, fontsize=10)
         ax.set_xlabel("encrypted most significant bits n")
     axes[0, 0].set_ylabel("held-out estimate (bits)")
     axes[0, -1].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    diverged = int(summary["diverged"].sum()) if "diverged" in summary else 0
+    if diverged:
+        fig.text(0.01, 0.005, f"× {diverged} run{'s' if diverged != 1 else ''} diverged: left out of the means "
+                 "(listed below the figure)", fontsize=8, color="red", va="bottom")
+    fig.tight_layout(rect=(0, 0.04 if diverged else 0, 1, 1))
     return fig
 
 

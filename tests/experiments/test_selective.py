@@ -138,7 +138,9 @@ def test_estimator_sweep_rows_are_the_runs_they_name(pixel_pairs) -> None:
     sweep = sl.estimator_sweep(pixel_pairs, [8, 4], ["mine", "dv"], [5, 2], source="pixels",
                                options_by_estimator={"dv": {"epochs": 1}}, **TINY)
     table = sweep.table
-    assert list(table.columns) == ["source", "estimator", "n", "seed", "mi_bits", "bound", "epoch", "ceiling_bits"]
+    assert list(table.columns) == ["source", "estimator", "n", "seed", "mi_bits", "bound", "epoch", "ceiling_bits",
+                                   "diverged"]
+    assert table["diverged"].isna().all() and sl.diverged_runs(sweep).empty
     assert len(table) == 8 and set(table["source"]) == {"pixels"} and set(table["bound"]) == {"dv"}
     assert (table["ceiling_bits"] == math.inf).all()
     row = table[(table["estimator"] == "mine") & (table["n"] == 4) & (table["seed"] == 2)].iloc[0]
@@ -159,6 +161,20 @@ def test_estimator_sweep_checks_its_arguments(pixel_pairs) -> None:
         sl.estimator_sweep(pixel_pairs, [4], ["mine"], [0, 0])
     with pytest.raises(ValueError, match="unknown estimators"):
         sl.estimator_sweep(pixel_pairs, [4], ["kde"], [0])
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_diverged_run_is_a_row_of_the_sweep_left_out_of_its_mean_and_findings(pixel_pairs) -> None:
+    # unstandardised pixels with a huge learning rate: every run explodes, and none raises
+    sweep = sl.estimator_sweep(pixel_pairs, [0, 8], ["mine"], [0, 1], source="pixels",
+                               **{**TINY, "lr": 50.0, "standardize": False})
+    failed = sl.diverged_runs(sweep)
+    assert len(failed) == 4 and failed["diverged"].str.contains("diverged at epoch").all()
+    assert sweep.table["mi_bits"].isna().all()
+    summary = sl.sweep_summary(sweep)
+    assert (summary["diverged"] == 2).all() and (summary["seeds"] == 0).all() and summary["mean"].isna().all()
+    findings = sl.estimator_findings(sweep)
+    assert all(f.holds is None for f in findings)  # nothing to judge with every run diverged
 
 
 def test_seed_summary_is_the_student_t_interval() -> None:

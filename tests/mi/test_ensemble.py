@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -118,10 +119,28 @@ def test_the_ensemble_scores_as_its_members(network, device):
         torch.testing.assert_close(grid[e], every_pair)
 
 
-def test_divergence_names_the_pair(device):
+def test_divergence_is_a_result_naming_the_pair(device):
     x, ys = sweep(device, levels=2)
-    with pytest.raises(MineDivergenceError, match=r"MINE \(pair 0, seed 0\) diverged at epoch \d+: "):
-        estimate_mi_many([(x, y) for y in ys], lr=50.0, epochs=3, hidden=64, progress=False, device=device)
+    results = estimate_mi_many([(x, y) for y in ys], lr=50.0, epochs=3, hidden=64, progress=False, device=device)
+    for k, result in enumerate(results):
+        assert re.match(rf"MINE \(pair {k}, seed 0\) diverged at epoch {result.epoch}: ", result.diverged)
+        assert math.isnan(result.mi_nats) and math.isnan(result.mi_bits)
+        assert len(result.test_curve) == result.epoch - 1  # the curves end before the epoch it diverged at
+
+
+@pytest.mark.parametrize("objective", ["mine", "dv", "infonce"])
+def test_a_diverging_member_leaves_the_others_equal_to_their_separate_runs(objective, device):
+    # without standardisation, pixel-like values in the thousands make the middle member's scores explode
+    x, ys = sweep(device, levels=2)
+    pairs = [(x, ys[0]), (x * 1000.0, x[:, :3] * 1000.0), (x, ys[1])]
+    options = dict(QUICK, objective=objective, standardize=False, device=device)
+    results = estimate_mi_many(pairs, seeds=[0, 1, 2], **options)
+    assert results[1].diverged is not None and math.isnan(results[1].mi_nats)
+    for k in (0, 2):
+        assert results[k].diverged is None
+        assert same_run(results[k], estimate_mi(*pairs[k], seed=k, **options))
+    with pytest.raises(MineDivergenceError, match=r"^MINE diverged at epoch \d+: "):  # one pair asked for: it raises
+        estimate_mi(*pairs[1], seed=1, **options)
 
 
 @pytest.mark.parametrize(

@@ -255,9 +255,10 @@ class EstimatorSweep:
     """What :func:`estimator_sweep` measured.
 
     ``table``: one row per run, ``source, estimator, n, seed, mi_bits, bound, epoch,
-    ceiling_bits`` (the held-out value reported, the name of the bound it is, the epoch it comes
-    from, and the bound's ceiling in bits: ``log2`` of the batch size for InfoNCE, ``inf``
-    otherwise). ``curves``: one row per run and epoch, ``source, estimator, n, seed, epoch,
+    ceiling_bits, diverged`` (the held-out value reported, the name of the bound it is, the epoch it
+    comes from, the bound's ceiling in bits: ``log2`` of the batch size for InfoNCE, ``inf``
+    otherwise; and ``None``, or for a run that diverged why, with ``mi_bits`` NaN and ``epoch`` the
+    epoch it diverged at). ``curves``: one row per run and epoch, ``source, estimator, n, seed, epoch,
     test_bits`` (the held-out curve).
     """
 
@@ -324,30 +325,49 @@ def estimator_sweep(samples: dict[int, torch.Tensor], levels: Sequence[int], est
         for (seed, n), result in zip(product(seeds, levels), results):
             run = {"source": source, "estimator": estimator, "n": n, "seed": seed}
             runs.append({**run, "mi_bits": result.mi_bits, "bound": result.bound, "epoch": result.epoch,
-                         "ceiling_bits": result.ceiling_nats / LN2})
+                         "ceiling_bits": result.ceiling_nats / LN2, "diverged": result.diverged})
             curves += [{**run, "epoch": e, "test_bits": v} for e, v in enumerate(result.test_curve_bits, start=1)]
-    return EstimatorSweep(pd.DataFrame(runs), pd.DataFrame(curves))
+    return EstimatorSweep(pd.DataFrame(runs), pd.DataFrame(curves, columns=[*RUN, "epoch", "test_bits"]))
 
 
 def seed_summary(table: pd.DataFrame, value: str = "mi_bits", by: Sequence[str] = ("source", "estimator", "n"),
                  confidence: float = 0.95) -> pd.DataFrame:
     """Mean of ``value`` over the rows of each ``by`` group (the seeds) with its Student-t interval.
 
-    Columns: ``by..., mean, sd, seeds, ci_low, ci_high``, where ``sd`` has ddof 1 and the interval
-    is ``mean ± t((1 + confidence) / 2, seeds - 1) · sd / √seeds`` (the two-sided t-interval of a
-    mean). One seed gives ``NaN`` for ``sd`` and the interval: there is no spread to measure.
+    Columns: ``by..., mean, sd, seeds, ci_low, ci_high, diverged``, where ``sd`` has ddof 1 and the
+    interval is ``mean ± t((1 + confidence) / 2, seeds - 1) · sd / √seeds`` (the two-sided
+    t-interval of a mean). ``NaN`` values (runs that diverged) are left out and counted in
+    ``diverged``; ``seeds`` counts the others. One seed gives ``NaN`` for ``sd`` and the interval:
+    there is no spread to measure.
 
-    >>> t = pd.DataFrame({"n": [0, 0, 0, 4], "v": [1.0, 2.0, 3.0, 5.0]})
+    >>> t = pd.DataFrame({"n": [0, 0, 0, 4, 4], "v": [1.0, 2.0, 3.0, 5.0, float("nan")]})
     >>> seed_summary(t, "v", ["n"]).round(3).values.tolist()
-    [[0.0, 2.0, 1.0, 3.0, -0.484, 4.484], [4.0, 5.0, nan, 1.0, nan, nan]]
+    [[0.0, 2.0, 1.0, 3.0, -0.484, 4.484, 0.0], [4.0, 5.0, nan, 1.0, nan, nan, 1.0]]
     """
     confidence = _checks.fraction(confidence, "confidence")
-    out = table.groupby(list(by), sort=False)[value].agg(mean="mean", sd="std", seeds="size").reset_index()
+    groups = table.groupby(list(by), sort=False)[value]
+    out = groups.agg(mean="mean", sd="std", seeds="count", runs="size").reset_index()
+    out = out.assign(diverged=out.pop("runs") - out["seeds"])
     seeds = out["seeds"].to_numpy()
     with np.errstate(invalid="ignore"):
         quantile = stats.t.ppf((1 + confidence) / 2, np.where(seeds > 1, seeds - 1, np.nan))
     half = quantile * out["sd"].to_numpy() / np.sqrt(seeds)
-    return out.assign(ci_low=out["mean"] - half, ci_high=out["mean"] + half)
+    return out.assign(ci_low=out["mean"] - half, ci_high=out["mean"] + half)[
+        [*out.columns.drop("diverged"), "ci_low", "ci_high", "diverged"]]
+
+
+def diverged_runs(sweep: EstimatorSweep) -> pd.DataFrame:
+    """The runs of ``sweep`` that diverged: ``source, estimator, n, seed, epoch, diverged`` (empty if none).
+
+    >>> table = pd.DataFrame({"source": "s", "estimator": "mine", "n": [0, 8], "seed": 0, "epoch": [3, 40],
+    ...                       "mi_bits": [float("nan"), 0.0], "diverged": ["MINE diverged at epoch 3: ...", None]})
+    >>> diverged_runs(EstimatorSweep(table, pd.DataFrame()))[["n", "epoch"]].values.tolist()
+    [[0, 3]]
+    """
+    table = sweep.table
+    if "diverged" not in table:
+        return table.iloc[:0][RUN].assign(epoch=[], diverged=[])
+    return table.loc[table["diverged"].notna(), [*RUN, "epoch", "diverged"]].reset_index(drop=True)
 
 
 def sweep_summary(sweep: EstimatorSweep, confidence: float = 0.95) -> pd.DataFrame:
@@ -465,6 +485,8 @@ def estimator_findings(sweep: EstimatorSweep, *, pixels: str = "pixels", r2_thre
     ceiling_fraction = _checks.fraction(ceiling_fraction, "ceiling_fraction")
     if pixels not in set(sweep.table["source"]):
         raise ValueError(f"pixels must name a source of the sweep {sorted(set(sweep.table['source']))}, got {pixels!r}")
+    converged = sweep.table["mi_bits"].notna()  # runs that diverged have nothing to say (the chapter lists them)
+    sweep = EstimatorSweep(sweep.table[converged], sweep.curves.merge(sweep.table.loc[converged, RUN], on=RUN))
     linear = _linearity_findings(sweep.table, r2_threshold)
     converge = _convergence_findings(sweep, pixels, fraction, min_bits, confidence)
     ceilings = _ceiling_findings(sweep_summary(sweep, confidence), ceiling_fraction)

@@ -49,7 +49,8 @@ class MineResult(Result):
     minibatch DV bound on the training pairs, averaged over each epoch (whatever the objective);
     ``objective_curve``: the epoch's mean training value of the objective's own bound (NWJ for
     ``"mine_f"``/``"nwj"``, the clipped DV for ``"smile"``, InfoNCE, else DV). ``ceiling_nats``: the most the reported bound can be - ``log K`` for InfoNCE over
-    held-out batches of ``K`` pairs, ``inf`` otherwise. ``n_train``/``n_test``: sizes of the
+    held-out batches of ``K`` pairs, ``inf`` otherwise. ``diverged``: ``None``, or why the run stopped
+    (then ``mi_nats`` is NaN, ``epoch`` the epoch it diverged at and the curves end before it). ``n_train``/``n_test``: sizes of the
     split; ``seconds``: the wall time of the training that produced it (for
     :func:`~imgleak.mi.mine.estimate_mi_many`, the whole ensemble's).
 
@@ -75,6 +76,7 @@ class MineResult(Result):
     bound: str = "dv"
     epoch: int = 0
     ceiling_nats: float = math.inf
+    diverged: str | None = None
 
     @property
     def train_curve_bits(self) -> list[float]:

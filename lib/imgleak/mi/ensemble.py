@@ -19,6 +19,11 @@ gathered once for all members (each member still projects them with its own weig
 per member on the CPU, where one wide product was measured to round differently; one batched
 product on CUDA).
 
+Divergence: a member whose training values or held-out estimate explode (:func:`_problem`)
+stops alone, as under early stopping, and its result says so (``diverged``: the message,
+``mi_nats`` NaN, ``epoch`` the epoch it diverged at); the others train on, unchanged (its NaNs
+stay in its own slice of the stacked weights, and Adam is elementwise).
+
 Early stopping (``early_stopping=patience``): a member stops when its held-out bound has not
 improved for ``patience`` epochs; it reports its best epoch's value. A stopped member keeps
 being updated with the others until every member has stopped (its results are final; the
@@ -38,7 +43,7 @@ from tqdm import tqdm
 from imgleak.training.seeding import seeded_training
 
 from .bounds import dv, ema_update, infonce, js, log_mean_exp, mine_surrogate, nwj, off_diagonal, smile
-from .config import DIVERGED_BELOW_NATS, FINAL_LR_FACTOR, LN2, MineConfig, MineDivergenceError, MineResult
+from .config import DIVERGED_BELOW_NATS, FINAL_LR_FACTOR, LN2, MineConfig, MineResult
 from .critics import CriticEnsemble, SeparableNetwork, StatisticsNetwork
 
 __all__ = ["derangement_rows", "train_ensemble"]
@@ -102,6 +107,8 @@ class _Member:
     best_epoch: int = 0
     stale: int = 0
     stopped: bool = False
+    diverged: str | None = None
+    diverged_epoch: int = 0
 
     def __post_init__(self) -> None:
         self.test_index = derangement_rows(self.config.test_shuffles, self.config.n_test, self.generator,
@@ -133,33 +140,47 @@ class _Member:
         patience = self.config.early_stopping
         self.stopped = patience is not None and self.stale >= patience
 
+    def fail(self, epoch: int, message: str) -> None:
+        """Stop this member for good: it diverged at ``epoch`` (``message`` says how and what to try)."""
+        self.stopped, self.diverged, self.diverged_epoch = True, message, epoch
+
     def result(self, seconds: float) -> MineResult:
         c, curves = self.config, self.curves
         early = c.early_stopping is not None
-        mi_nats = self.best if early else curves["test_curve"][-1]
+        if self.diverged is not None:
+            mi_nats, epoch = math.nan, self.diverged_epoch
+        else:
+            mi_nats = self.best if early else curves["test_curve"][-1]
+            epoch = self.best_epoch if early else len(curves["test_curve"])
         ceiling = math.log(min(c.effective_batch_size, c.n_test)) if c.bound == "infonce" else math.inf
         return MineResult(mi_nats=mi_nats, mi_bits=mi_nats / LN2, settings=asdict(c), n_train=c.n_train,
-                          n_test=c.n_test, seconds=seconds, bound=c.bound,
-                          epoch=self.best_epoch if early else len(curves["test_curve"]), ceiling_nats=ceiling,
-                          **curves)
+                          n_test=c.n_test, seconds=seconds, bound=c.bound, epoch=epoch, ceiling_nats=ceiling,
+                          diverged=self.diverged, **curves)
 
 
-def _diverged(epoch: int, what: str, config: MineConfig, label: str) -> MineDivergenceError:
+def _diverged(epoch: int, what: str, config: MineConfig, label: str) -> str:
+    """The message of a member that diverged at ``epoch``: what happened and what to try."""
     lr, other = config.lr, "a larger ema_decay" if config.objective == "mine" else "objective='mine'"
-    return MineDivergenceError(
-        f"MINE{label} diverged at epoch {epoch}: {what} (the scores T / exp(T) exploded). "
-        f"Try a lower learning rate than lr={lr:g} (e.g. lr={lr / 10:g}), a larger batch_size "
-        f"or {other}."
-    )
+    return (f"MINE{label} diverged at epoch {epoch}: {what} (the scores T / exp(T) exploded). "
+            f"Try a lower learning rate than lr={lr:g} (e.g. lr={lr / 10:g}), a larger batch_size "
+            f"or {other}.")
 
 
-def _check_training(epoch: int, values: tuple[float, float, float], config: MineConfig, label: str) -> None:
-    """:class:`MineDivergenceError` when the epoch's training values are not finite or far below zero."""
-    if not all(math.isfinite(v) for v in values):
-        raise _diverged(epoch, "the training loss is NaN or infinite", config, label)
-    if values[0] < DIVERGED_BELOW_NATS:
-        what = f"the training estimate fell to {values[0]:.4g} nats (below {DIVERGED_BELOW_NATS:g})"
-        raise _diverged(epoch, what, config, label)
+def _problem(training: tuple[float, float, float], test: float) -> str | None:
+    """What says an epoch diverged - training values not finite, the training value of the
+    objective's own bound far below zero, or a held-out estimate that is not finite - or ``None``.
+
+    The objective's own bound, not DV: a critic trained on InfoNCE is only defined up to a shift
+    ``c(y)`` that InfoNCE ignores and DV does not, so its DV can sit far below zero (it did at n = 0
+    in the selective-encryption sweep) while InfoNCE is near its ceiling.
+    """
+    if not all(math.isfinite(v) for v in training):
+        return "the training loss is NaN or infinite"
+    if training[1] < DIVERGED_BELOW_NATS:
+        return f"the training estimate fell to {training[1]:.4g} nats (below {DIVERGED_BELOW_NATS:g})"
+    if not math.isfinite(test):
+        return "the held-out estimate is NaN or infinite"
+    return None
 
 
 def _partition(marginal: torch.Tensor) -> torch.Tensor:
@@ -279,6 +300,9 @@ def train_ensemble(configs: list[MineConfig], samples: list[tuple[torch.Tensor, 
                    progress: bool) -> list[MineResult]:
     """Train one critic per ``(config, (x, y))`` together for ``epochs`` (or until all stopped early).
 
+    A member that diverges comes back as a result with ``diverged`` set (``mi_nats`` NaN); the
+    others are unaffected.
+
     ``configs`` agree on everything but ``seed`` (the caller checks); ``samples`` are float32
     ``(N, d)`` tensors. A tensor given to several members with the same seed is split once.
 
@@ -311,14 +335,13 @@ def train_ensemble(configs: list[MineConfig], samples: list[tuple[torch.Tensor, 
             active = [k for k, m in enumerate(members) if not m.stopped]
             if not active:
                 break
-            training = trainer.epoch()
+            training, tests = trainer.epoch(), trainer.held_out()
             for k in active:
-                _check_training(epoch, training[k], members[k].config, labels[k])
-            tests = trainer.held_out()
-            for k in active:
-                if not math.isfinite(tests[k]):
-                    raise _diverged(epoch, "the held-out estimate is NaN or infinite", members[k].config, labels[k])
-                members[k].record(epoch, training[k][0], training[k][1], tests[k])
+                problem = _problem(training[k], tests[k])
+                if problem is None:
+                    members[k].record(epoch, training[k][0], training[k][1], tests[k])
+                else:
+                    members[k].fail(epoch, _diverged(epoch, problem, members[k].config, labels[k]))
             bar.set_postfix(train=f"{training[active[0]][0]:.3f}", test=f"{tests[active[0]]:.3f}", refresh=False)
     seconds = time.perf_counter() - start
     return [m.result(seconds) for m in members]

@@ -84,8 +84,10 @@ Sweeps: :func:`estimate_mi_many` trains the critics of many pairs (levels of a s
 one batched ensemble (:mod:`imgleak.mi.ensemble`); each result equals :func:`estimate_mi`'s on
 its pair with its seed, bit for bit on the CPU; :func:`estimate_mi` is an ensemble of one.
 
-Divergence: the run stops with :class:`MineDivergenceError` (a ``FloatingPointError`` and a
-``ValueError``) naming the epoch and suggesting a lower learning rate when an epoch's training
+Divergence: :func:`estimate_mi` stops with :class:`MineDivergenceError` (a ``FloatingPointError``
+and a ``ValueError``) naming the epoch and suggesting a lower learning rate, and
+:func:`estimate_mi_many` returns that pair's result with ``diverged`` set to the same message
+(``mi_nats`` NaN) while the other pairs train on, when an epoch's training
 loss or estimate, or the held-out estimate, is NaN or infinite, or when the epoch's training DV
 estimate falls below ``DIVERGED_BELOW_NATS`` (-5 nats): a constant ``T`` already scores 0, so a
 network far below zero has exploded (all sums are ``logsumexp``-stable, so a too-large learning
@@ -274,7 +276,10 @@ def estimate_mi(
                    epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
                    activation=activation, ema_decay=ema_decay, test_fraction=test_fraction, test_shuffles=test_shuffles,
                    standardize=standardize)
-    return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options)[0]
+    result = _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options)[0]
+    if result.diverged is not None:
+        raise MineDivergenceError(result.diverged)
+    return result
 
 
 def _pairs(pairs: Any, single: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -328,7 +333,8 @@ def estimate_mi_many(
     the ensemble's wall time, aside); on CUDA, to float32 rounding (the batched kernels may round
     differently). When every pair has the same ``x`` object and the same seed, ``x`` is shared:
     its batches are gathered once and projected by every critic in one matrix product.
-    :class:`MineDivergenceError` names the pair that diverged.
+    A pair whose run diverges does not raise: its result has ``diverged`` (the message, naming
+    the pair and the epoch) and ``mi_nats`` NaN, and the other pairs' results are unchanged.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(200, 2, generator=g)
