@@ -30,6 +30,7 @@ from typing import Any, Iterable
 import yaml
 
 import imgleak
+from imgleak.provenance import LOCK_FILE, lock_record
 
 CHAPTERS_DIR = Path("book") / "chapters"
 PROFILES_DIR = Path("book") / "profiles"
@@ -132,11 +133,13 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
 
 
 def _library_digest() -> str:
-    """Hash of the library's code and the data it ships (the papers' numbers in ``*.yaml``)."""
+    """Hash of the library's code, the data it ships (the papers' numbers in ``*.yaml``) and the
+    dependency lock's digest (new locked versions execute the chapters again)."""
     digest = hashlib.sha256()
     package = Path(imgleak.__file__).parent
     for path in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(str(lock_record()["sha256"]).encode())
     return digest.hexdigest()
 
 
@@ -210,7 +213,8 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: 
             os.environ.clear()
             os.environ.update(old_environ)
         notebook = nbformat.read(executed, as_version=4)
-        notebook.metadata["imgleak"] = {"hash": chapter_hash, "profile": profile.name, "parameters": parameters}
+        notebook.metadata["imgleak"] = {"hash": chapter_hash, "profile": profile.name, "parameters": parameters,
+                                        "lock": lock_record()}
         nbformat.write(notebook, executed)
         shutil.move(executed, output)
 
@@ -294,6 +298,13 @@ def build_book(
     overrides = dict(overrides or {})
     per_chapter = _book_overrides(root, names, overrides) if chapter is None and overrides else {}
     library = _library_digest()
+    lock = lock_record()
+    if lock["sha256"] is None:
+        log(f"no {LOCK_FILE} beside the library: the chapters record the installed versions only")
+    else:
+        log(f"dependencies: {LOCK_FILE} sha256 {lock['sha256'][:12]}, "
+            + (f"{len(lock['mismatches'])} package(s) not at the locked version: {'; '.join(lock['mismatches'][:5])}"
+               if lock["mismatches"] else "every package at its locked version"))
     runs = []
     for name in names:
         output = root / CHAPTERS_DIR / f"{name}.ipynb"

@@ -61,6 +61,7 @@ from tqdm import tqdm
 
 from .._checks import boolean, integer, positive_int
 from ..images import Photo, bundled_photos, extract_patches, load_folder, patch_positions
+from ..provenance import lock_record
 from ..tensors import resolve_device
 from .base import BUDGETS, Budget, Context, Criterion, Measurement, Subject
 from .key import fingerprint
@@ -633,7 +634,7 @@ def provenance(out_dir: str | os.PathLike) -> dict[str, Any]:
         if path.is_file():
             record = json.loads(path.read_text())
             cells.append({k: record.get(k) for k in ("cell", "seconds", "device", "error", "key_fingerprint")})
-    return {"versions": {p: _version(p) for p in PACKAGES}, "python": platform.python_version(),
+    return {"versions": {p: _version(p) for p in PACKAGES}, "lock": lock_record(), "python": platform.python_version(),
             "platform": platform.platform(), "git_commit": git_commit(), **settings, "cells": cells,
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
