@@ -187,8 +187,11 @@ def attacks(subject: Subject, context: Context) -> list[Measurement]:
     return rows
 
 
+FAMILY = "attacks"
+ADVERSARY = "ciphertext-only"  # FR, ITN and GAN attacks learn from cipher images
+
 CRITERIA: dict[str, Criterion] = {"attacks": attacks}
 """The attack cell, by name."""
 
-__all__ = ["CRITERIA", "GREY", "PSNR_CAP", "TEST_SOURCE_SHARE", "attack_data", "attacks", "crops_from_sources",
+__all__ = ["ADVERSARY", "FAMILY", "CRITERIA", "GREY", "PSNR_CAP", "TEST_SOURCE_SHARE", "attack_data", "attacks", "crops_from_sources",
            "generic_architecture", "usable_sources"]

@@ -14,6 +14,7 @@ settings that produced it, seconds).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +22,13 @@ from typing import Any
 import torch
 
 from ..ciphers import Cipher
+
+ADVERSARIES = ("statistical", "ciphertext-only", "known-plaintext", "chosen-plaintext", "key", "none")
+"""What the attacker behind a measurement has: cipher images only and no learning (``statistical``),
+cipher images and learning (``ciphertext-only``: FR, ITN, GAN, MINE), plain/cipher pairs under the
+key (``known-plaintext``), encryptions of images of its choice (``chosen-plaintext``: differential
+and distinguishing games), the key's structure (``key``); ``none`` for what is not an attack (cost,
+utility). Each criterion module declares its own (``ADVERSARY``; a measurement may name another)."""
 
 DIRECTIONS = ("higher", "lower", "none")
 """Which way a value leaks more: ``higher`` (e.g. MI, SSIM of an attack), ``lower`` (e.g.
@@ -31,7 +39,10 @@ entropy, NPCR), ``none`` (cost, key space as a count: not a leakage)."""
 class Measurement:
     """One number a criterion measured: ``value`` in ``unit``; ``leaks_more`` is one of
     :data:`DIRECTIONS`; ``setting`` the parameters that produced it (JSON-serialisable);
-    ``verdict`` an optional test outcome (``"pass"``/``"fail"``) for statistical tests."""
+    ``verdict`` an optional test outcome (``"pass"``/``"fail"``) for statistical tests;
+    ``p_value`` the one-sided p-value in the leak direction under the measurement's analytic null
+    (a random cipher), NaN where there is none (then the one-time pad's values are the null);
+    ``adversary`` one of :data:`ADVERSARIES`, or empty for its module's ``ADVERSARY``."""
 
     criterion: str
     value: float
@@ -39,11 +50,16 @@ class Measurement:
     leaks_more: str
     setting: Mapping[str, Any] = field(default_factory=dict)
     verdict: str = ""
+    p_value: float = math.nan
+    adversary: str = ""
 
     def __post_init__(self) -> None:
         if self.leaks_more not in DIRECTIONS:
             raise ValueError(f"leaks_more must be one of {DIRECTIONS}, got {self.leaks_more!r}")
+        if self.adversary and self.adversary not in ADVERSARIES:
+            raise ValueError(f"adversary must be one of {ADVERSARIES}, got {self.adversary!r}")
         object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "p_value", float(self.p_value))
 
     def to_row(self) -> dict[str, Any]:
         """The measurement as table columns (``setting`` as sorted JSON)."""
@@ -94,12 +110,14 @@ class Subject:
     and how a key is made for a seed (``make_key(seed, shape)``; default: the cipher's own).
 
     Learned schemes train their key (a network) on the run's images: ``make_key`` is given the
-    context so it can. Keys never leave the process: reports carry :func:`fingerprint` only.
+    context so it can, and ``trained_keys`` says so (criteria that need many keys skip them).
+    Keys never leave the process: reports carry :func:`fingerprint` only.
     """
 
     name: str
     cipher: Cipher
     make_key: Callable[[int, "Context"], Any] | None = None
+    trained_keys: bool = False
 
     def key(self, seed: int, context: "Context") -> Any:
         """The key for ``seed`` (the cipher's ``make_key`` unless this subject trains one)."""

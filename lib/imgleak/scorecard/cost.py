@@ -52,7 +52,10 @@ def throughput(subject: Subject, context: Context) -> list[Measurement]:
     return [Measurement("throughput", count / max(best, 1e-9), "images/s", "none", setting)]
 
 
+FAMILY = "cost"
+ADVERSARY = "none"  # speed, not an attack
+
 CRITERIA: dict[str, Criterion] = {"throughput": throughput}
 """The cost cell, by name."""
 
-__all__ = ["CRITERIA", "REPEATS", "throughput"]
+__all__ = ["ADVERSARY", "FAMILY", "CRITERIA", "REPEATS", "throughput"]

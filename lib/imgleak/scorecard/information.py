@@ -197,6 +197,9 @@ def information_loss(subject: Subject, context: Context) -> list[Measurement]:
     return [Measurement("information_loss", value, "fraction", "lower", setting)]
 
 
+FAMILY = "information"
+ADVERSARY = "ciphertext-only"  # MI estimators that learn from plain/cipher samples, like a learning attacker
+
 CRITERIA: dict[str, Criterion] = {
     "histogram_mi": histogram_mi,
     "mine_pixels": mine_pixels,
@@ -205,5 +208,5 @@ CRITERIA: dict[str, Criterion] = {
 }
 """The information cells, by name."""
 
-__all__ = ["CRITERIA", "ENCODER", "LEVELS", "NULL_SHUFFLES", "frozen_encoder", "histogram_mi", "independent_mi",
+__all__ = ["ADVERSARY", "FAMILY", "CRITERIA", "ENCODER", "LEVELS", "NULL_SHUFFLES", "frozen_encoder", "histogram_mi", "independent_mi",
            "information_loss", "mine_embeddings", "mine_pixels"]

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import torch
+from scipy import stats
 
 from .. import _checks
 from ..ciphers.rvt import VortexKey
@@ -85,18 +86,26 @@ def changed_bits(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def key_space(subject: Subject, context: Context) -> list[Measurement]:
     """The scheme's key space in bits for the context's image shape (0 for identity and for keyless
-    schemes; lower leaks more).
+    schemes; lower leaks more), capped at the 256 bits of the master :class:`Key` every key of an
+    imgleak scheme is derived from: a pad as long as the image is still one of 2**256 pads. The
+    key material the scheme's formula counts per image stays in the setting (``key_material_bits``).
+    A user's function does not say its key space: NaN with a note (``empirical_key_space`` measures it).
 
     >>> from imgleak import ciphers
     >>> from imgleak.scorecard.base import BUDGETS
     >>> context = Context(torch.zeros(1, 3, 4, 4, dtype=torch.uint8), seed=0, budget=BUDGETS["quick"])
-    >>> key_space(Subject("otp", ciphers.get("selective", bits=8)), context)[0].value  # 8 bits x 48 samples
-    384.0
+    >>> m = key_space(Subject("otp", ciphers.get("selective", bits=8)), context)[0]
+    >>> m.value, m.setting["key_material_bits"]  # 8 bits x 48 samples of pad, from a 256-bit key
+    (256.0, 384.0)
     """
     subject, context = check_cell(subject, context)
     shape = tuple(int(s) for s in context.images.shape[1:])
-    bits = subject.cipher.key_space_log2(shape)
-    return [Measurement("key_space", bits, "bits", "lower", {"shape": list(shape)})]
+    material = float(subject.cipher.key_space_log2(shape))
+    setting: dict[str, Any] = {"shape": list(shape), "key_material_bits": material, "master_key_bits": 8 * KEY_BYTES}
+    if math.isnan(material):
+        setting["note"] = "key space not declared by the scheme: see empirical_key_space"
+    return [Measurement("key_space", min(material, 8 * KEY_BYTES) if not math.isnan(material) else math.nan, "bits",
+                        "lower", setting)]
 
 
 def key_sensitivity(subject: Subject, context: Context) -> list[Measurement]:
@@ -127,11 +136,17 @@ def key_sensitivity(subject: Subject, context: Context) -> list[Measurement]:
     setting.update({"share": share, "flipped_bit": bit, "bits_compared": bits,
                     "flipped_key": fingerprint(flip_bit(key, bit)),
                     "random_mean": math.sqrt(2 / math.pi) * spread, "random_sd": spread * math.sqrt(1 - 2 / math.pi)})
-    return [Measurement("key_sensitivity", abs(share - 50.0), "percentage points from 50 %", "higher", setting)]
+    changed = round(share / 100 * bits)  # under the null each bit changes with probability 1/2
+    p_value = float(stats.binomtest(changed, bits, 0.5).pvalue)
+    return [Measurement("key_sensitivity", abs(share - 50.0), "percentage points from 50 %", "higher", setting,
+                        p_value=p_value)]
 
+
+FAMILY = "key"
+ADVERSARY = "key"  # the key and how the cipher depends on it
 
 CRITERIA: dict[str, Criterion] = {"key_space": key_space, "key_sensitivity": key_sensitivity}
 """The key criteria, by cell name."""
 
-__all__ = ["CRITERIA", "FINGERPRINT_DIGITS", "changed_bits", "fingerprint", "flip_bit", "key_sensitivity",
+__all__ = ["ADVERSARY", "FAMILY", "CRITERIA", "FINGERPRINT_DIGITS", "changed_bits", "fingerprint", "flip_bit", "key_sensitivity",
            "key_space"]

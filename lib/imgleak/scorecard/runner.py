@@ -45,6 +45,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections import OrderedDict
@@ -66,11 +67,11 @@ from ..tensors import resolve_device
 from .base import BUDGETS, Budget, Context, Criterion, Measurement, Subject
 from .key import fingerprint
 
-COLUMNS = ("scheme", "criterion", "seed", "value", "unit", "leaks_more", "setting", "verdict", "seconds", "cell",
-           "error")
+COLUMNS = ("scheme", "criterion", "family", "adversary", "seed", "value", "unit", "leaks_more", "p_value", "setting",
+           "verdict", "seconds", "cell", "error")
 """The scorecard table's columns, one row per measurement (a failed cell: one row, ``value`` NaN, its ``error``)."""
 
-CRITERIA_MODULES = ("statistical", "information", "attacks", "utility", "key", "cost")
+CRITERIA_MODULES = ("statistical", "games", "information", "attacks", "utility", "key", "cost")
 """The criteria modules of :mod:`imgleak.scorecard`, each exposing ``CRITERIA`` (see :func:`all_criteria`)."""
 
 KEY_CACHE_SIZE = 4
@@ -290,17 +291,32 @@ def _key(cell: Cell, context: Context) -> Any:
     return key
 
 
+def declared(criterion: Criterion) -> tuple[str, str]:
+    """``(family, adversary)`` that ``criterion``'s module declares (``FAMILY``, ``ADVERSARY``);
+    ``("custom", "none")`` for a function defined elsewhere.
+
+    >>> from imgleak.scorecard.statistical import entropy
+    >>> declared(entropy)
+    ('statistical', 'statistical')
+    """
+    module = sys.modules.get(getattr(criterion, "__module__", "") or "")
+    return getattr(module, "FAMILY", "custom"), getattr(module, "ADVERSARY", "none")
+
+
 def _row(cell: Cell, measurement: Any, seconds: float) -> dict[str, Any]:
     if not isinstance(measurement, Measurement):
         raise TypeError(f"criterion {cell.criterion_name!r} must return a list of Measurement, "
                         f"got an item of type {type(measurement).__name__}")
-    return {**measurement.to_row(), "scheme": cell.subject.name, "seed": cell.seed, "seconds": seconds,
-            "cell": cell.id, "error": ""}
+    family, adversary = declared(cell.criterion)
+    return {**measurement.to_row(), "family": family, "adversary": measurement.adversary or adversary,
+            "scheme": cell.subject.name, "seed": cell.seed, "seconds": seconds, "cell": cell.id, "error": ""}
 
 
 def _error_row(cell: Cell, error: BaseException, seconds: float) -> dict[str, Any]:
-    return {"scheme": cell.subject.name, "criterion": cell.criterion_name, "seed": cell.seed, "value": math.nan,
-            "unit": "", "leaks_more": "none", "setting": "{}", "verdict": "", "seconds": seconds, "cell": cell.id,
+    family, adversary = declared(cell.criterion)
+    return {"scheme": cell.subject.name, "criterion": cell.criterion_name, "family": family, "adversary": adversary,
+            "seed": cell.seed, "value": math.nan, "unit": "", "leaks_more": "none", "p_value": math.nan,
+            "setting": "{}", "verdict": "", "seconds": seconds, "cell": cell.id,
             "error": f"{type(error).__name__}: {error}"}
 
 
@@ -344,7 +360,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         context = make_context(cell.images, cell.budget, cell.seed, cell.device)
         record["device"] = str(context.device)
         make_key = _CellKey(cell, context)
-        measurements = cell.criterion(Subject(cell.subject.name, cell.subject.cipher, make_key), context)
+        subject = Subject(cell.subject.name, cell.subject.cipher, make_key, cell.subject.trained_keys)
+        measurements = cell.criterion(subject, context)
         if not isinstance(measurements, (list, tuple)) or not measurements:
             raise TypeError(f"criterion {cell.criterion_name!r} must return a non-empty list of Measurement, "
                             f"got {type(measurements).__name__}")
@@ -639,7 +656,7 @@ def provenance(out_dir: str | os.PathLike) -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-__all__ = ["COLUMNS", "CRITERIA_MODULES", "Cell", "ImageSource", "all_criteria", "check_budget", "check_seeds",
+__all__ = ["COLUMNS", "CRITERIA_MODULES", "Cell", "declared", "ImageSource", "all_criteria", "check_budget", "check_seeds",
            "check_sizes", "crop_source_index", "cut_crops", "dask_executor", "git_commit", "image_source", "images_fingerprint",
            "make_context", "provenance", "run", "run_cell", "select_criteria", "table",
            "write_json"]

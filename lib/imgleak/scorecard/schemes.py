@@ -115,8 +115,8 @@ def library_schemes() -> dict[str, Subject]:
     built.update({f"pixelwise-{mode}": ciphers.get("pixelwise", mode=mode) for mode in ("same", "different")})
     built["etc"] = ciphers.get("etc")
     schemes = {name: Subject(name, cipher) for name, cipher in built.items()}
-    schemes["tn_model"] = Subject("tn_model", ciphers.get("tn_model"), make_key=train_tn_model_key)
-    schemes["tn_gan"] = Subject("tn_gan", ciphers.get("tn_gan"), make_key=train_tn_gan_key)
+    schemes["tn_model"] = Subject("tn_model", ciphers.get("tn_model"), make_key=train_tn_model_key, trained_keys=True)
+    schemes["tn_gan"] = Subject("tn_gan", ciphers.get("tn_gan"), make_key=train_tn_gan_key, trained_keys=True)
     return schemes
 
 

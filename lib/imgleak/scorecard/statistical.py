@@ -90,6 +90,20 @@ def cipher_images(subject: Subject, context: Context, key: Any = None) -> torch.
     return subject.cipher.encrypt(context.images.to(context.device), key, first_index=0)
 
 
+def _normal_p(value: float, mean: float, sd: float, leaks_more: str) -> float:
+    """One-sided p-value of ``value`` under N(mean, sd²), in the leak direction (``"lower"``/``"higher"``/``"both"``).
+
+    >>> round(_normal_p(-1.6449, 0.0, 1.0, "lower"), 4), round(_normal_p(1.96, 0.0, 1.0, "both"), 3)
+    (0.05, 0.05)
+    """
+    if not math.isfinite(value):
+        return math.nan
+    z = (value - mean) / sd
+    if leaks_more == "both":
+        return float(2 * stats.norm.sf(abs(z)))
+    return float(stats.norm.cdf(z) if leaks_more == "lower" else stats.norm.sf(z))
+
+
 # --- Shannon entropy ------------------------------------------------------------------------
 
 
@@ -108,9 +122,11 @@ def entropy(subject: Subject, context: Context) -> list[Measurement]:
     samples = int(cipher[0].numel())
     mean, variance = block_entropy_moments(samples)
     value = metrics.shannon_entropy(cipher).mean()
+    spread = math.sqrt(variance / cipher.shape[0])
     setting = {"images": int(cipher.shape[0]), "samples_per_image": samples, "levels": LEVELS,
-               "random_mean": mean, "random_sd": math.sqrt(variance / cipher.shape[0])}
-    return [Measurement("entropy", value, "bits/sample", "lower", setting)]
+               "random_mean": mean, "random_sd": spread,
+               "null": "mean entropy of uniform random images: normal with the exact multinomial moments"}
+    return [Measurement("entropy", value, "bits/sample", "lower", setting, p_value=_normal_p(value, mean, spread, "lower"))]
 
 
 # --- local Shannon entropy ------------------------------------------------------------------
@@ -291,7 +307,10 @@ def local_entropy(
         "verdicts": {str(t.alpha): t.verdict(spread) for t in tests},
         "verdicts_paper": {str(t.alpha): t.verdict("paper") for t in tests},
     }
-    return [Measurement("local_entropy", first.value, "bits/sample", "lower", setting, first.verdict(spread))]
+    mean, variance = block_entropy_moments(first.side**2)
+    p_value = _normal_p(first.value, mean, math.sqrt(variance / first.blocks), "lower")
+    return [Measurement("local_entropy", first.value, "bits/sample", "lower", setting, first.verdict(spread),
+                        p_value=p_value)]
 
 
 # --- adjacent-pixel correlation -------------------------------------------------------------
@@ -318,11 +337,15 @@ def correlation(subject: Subject, context: Context) -> list[Measurement]:
         value = float(r[defined].abs().mean()) if bool(defined.any()) else math.nan
         signed = float(r[defined].mean()) if bool(defined.any()) else math.nan
         pairs = c * (h - dy) * (w - dx)  # r of a random image: about normal, variance 1 / pairs
+        # pairs · Σ r² over the images is χ² with one degree of freedom per image under the null
+        statistic = float(pairs * (r[defined].double() ** 2).sum())
+        p_value = float(stats.chi2.sf(statistic, int(defined.sum()))) if bool(defined.any()) else math.nan
         setting = {"direction": direction, "images": int(n), "undefined": int((~defined).sum()),
                    "signed_mean": signed, "pairs_per_image": int(pairs),
                    "random_mean": math.sqrt(2 / (math.pi * pairs)),
-                   "random_sd": math.sqrt((1 - 2 / math.pi) / (pairs * n))}
-        rows.append(Measurement(f"correlation_{direction}", value, "|r|", "higher", setting))
+                   "random_sd": math.sqrt((1 - 2 / math.pi) / (pairs * n)),
+                   "null": "r of random images ~ N(0, 1/pairs): pairs·Σr² ~ χ²(images)", "chi2": statistic}
+        rows.append(Measurement(f"correlation_{direction}", value, "|r|", "higher", setting, p_value=p_value))
     return rows
 
 
@@ -393,10 +416,15 @@ def one_pixel_change(images: torch.Tensor, seed: int) -> tuple[torch.Tensor, tor
 
 
 def npcr_uaci(subject: Subject, context: Context) -> list[Measurement]:
-    """NPCR and UACI between the ciphers (same key, ``first_index=0``) of the images and of a copy
-    with one sample changed per image (:func:`one_pixel_change`), with Wu et al.'s tests for the
-    n = N·C·H·W compared samples: ``npcr`` (%, lower leaks more, verdict at α = 0.05) and
-    ``uaci`` as |UACI − μ_U| in percentage points (higher leaks more; raw UACI in the setting).
+    """NPCR and UACI between the ciphers of the images and of a copy with one sample changed per
+    image (:func:`one_pixel_change`), under the same key, with Wu et al.'s tests for the
+    n = N·C·H·W compared samples (pooled over images and channels: one test per run, as the
+    paper's formulas are for one pair of images of n samples): ``npcr`` (%, lower leaks more,
+    verdict at α = 0.05) and ``uaci`` as |UACI − μ_U| in percentage points (higher leaks more; raw
+    UACI in the setting). The changed images are encrypted as messages of their own (``first_index``
+    N: after the originals), as a chosen-plaintext attacker submitting them would get them; a stream
+    cipher with a per-message nonce is judged on what it does, a deterministic scheme is not helped.
+    ``p_value``: NPCR one-sided (too few changes), UACI two-sided, under Wu et al.'s normal nulls.
 
     >>> from imgleak import ciphers
     >>> from imgleak.scorecard.base import BUDGETS
@@ -409,7 +437,7 @@ def npcr_uaci(subject: Subject, context: Context) -> list[Measurement]:
     key = subject.key(context.seed, context)
     changed, _ = one_pixel_change(context.images, context.seed)
     first = cipher_images(subject, context, key)
-    second = subject.cipher.encrypt(changed.to(context.device), key, first_index=0)
+    second = subject.cipher.encrypt(changed.to(context.device), key, first_index=int(context.images.shape[0]))
     npcr_value = float(metrics.npcr(first, second).mean())
     uaci_value = float(metrics.uaci(first, second).mean())
     n = int(first.numel())
@@ -422,11 +450,21 @@ def npcr_uaci(subject: Subject, context: Context) -> list[Measurement]:
     uaci_setting = {**common, "uaci": uaci_value, "expected": tests[0].uaci_mean,
                     "critical": {str(t.alpha): [t.uaci_low, t.uaci_high] for t in tests},
                     "verdicts": {str(t.alpha): t.uaci_verdict(uaci_value) for t in tests}}
+    npcr_sd, uaci_sd = _npcr_uaci_sd(n)
     return [
-        Measurement("npcr", npcr_value, "%", "lower", npcr_setting, tests[0].npcr_verdict(npcr_value)),
+        Measurement("npcr", npcr_value, "%", "lower", npcr_setting, tests[0].npcr_verdict(npcr_value),
+                    p_value=_normal_p(npcr_value, tests[0].npcr_mean, npcr_sd, "lower"), adversary="chosen-plaintext"),
         Measurement("uaci", abs(uaci_value - tests[0].uaci_mean), "percentage points from expected", "higher",
-                    uaci_setting, tests[0].uaci_verdict(uaci_value)),
+                    uaci_setting, tests[0].uaci_verdict(uaci_value),
+                    p_value=_normal_p(uaci_value, tests[0].uaci_mean, uaci_sd, "both"), adversary="chosen-plaintext"),
     ]
+
+
+def _npcr_uaci_sd(n: int, levels: int = LEVELS) -> tuple[float, float]:
+    """Wu et al.'s standard deviations of NPCR and UACI (in %) for n compared samples."""
+    f = levels - 1
+    return (100 * math.sqrt(f / ((f + 1) ** 2 * n)),
+            100 * math.sqrt((f + 2) * (f * f + 2 * f + 3) / (18 * (f + 1) ** 2 * n * f)))
 
 
 # --- histogram uniformity -------------------------------------------------------------------
@@ -435,26 +473,33 @@ def npcr_uaci(subject: Subject, context: Context) -> list[Measurement]:
 def histogram_uniformity(subject: Subject, context: Context, alpha: float = 0.05) -> list[Measurement]:
     """χ² test of the cipher images' pooled 256-bin histogram against uniform (``scipy.stats.chisquare``):
     value χ²/dof (about 1 for random images, spread √(2/255) ≈ 0.089), pass if p ≥ ``alpha``.
+    Two-sided: a histogram too flat to be random (χ² in the lower tail, e.g. a scheme that forces
+    equal counts) fails as well as a too-uneven one; ``p_value`` is that two-sided p.
 
     >>> from imgleak import ciphers
     >>> from imgleak.scorecard.base import BUDGETS
     >>> every_value = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
     >>> context = Context(every_value, seed=0, budget=BUDGETS["quick"])
     >>> m = histogram_uniformity(Subject("identity", ciphers.get("identity")), context)[0]
-    >>> m.value, m.setting["p_value"], m.verdict
-    (0.0, 1.0, 'pass')
+    >>> m.value, m.setting["p_value"], m.verdict  # exactly equal counts: too flat to be random
+    (0.0, 0.0, 'fail')
     """
     alpha = _checks.fraction(alpha, "alpha")
     cipher = cipher_images(subject, context)
     counts = torch.bincount(cipher.flatten().long(), minlength=LEVELS).cpu().numpy()
-    statistic, p_value = stats.chisquare(counts)
+    statistic, _ = stats.chisquare(counts)
     dof = LEVELS - 1
+    p_value = float(min(1.0, 2 * min(stats.chi2.sf(statistic, dof), stats.chi2.cdf(statistic, dof))))
     setting = {"chi2": float(statistic), "dof": dof, "p_value": float(p_value), "alpha": alpha,
                "samples": int(counts.sum()), "pooled": "all samples of all cipher images",
                "random_mean": 1.0, "random_sd": math.sqrt(2 / dof)}
     verdict = "pass" if p_value >= alpha else "fail"
-    return [Measurement("histogram_uniformity", float(statistic) / dof, "chi2/dof", "higher", setting, verdict)]
+    return [Measurement("histogram_uniformity", float(statistic) / dof, "chi2/dof", "higher", setting, verdict,
+                        p_value=p_value)]
 
+
+FAMILY = "statistical"
+ADVERSARY = "statistical"  # cipher images only, no learning; NPCR/UACI are chosen-plaintext (differential)
 
 CRITERIA: dict[str, Criterion] = {
     "entropy": entropy,
@@ -466,7 +511,7 @@ CRITERIA: dict[str, Criterion] = {
 """The statistical criteria, by cell name."""
 
 __all__ = [
-    "ALPHAS", "CRITERIA", "LEVELS", "LocalEntropyTest", "NpcrUaciCritical", "SPREADS", "block_entropy_moments",
+    "ADVERSARY", "FAMILY", "ALPHAS", "CRITERIA", "LEVELS", "LocalEntropyTest", "NpcrUaciCritical", "SPREADS", "block_entropy_moments",
     "check_cell", "choose_block_side", "cipher_images", "correlation", "entropy", "histogram_uniformity",
     "local_entropy", "local_entropy_critical_values", "local_shannon_entropy", "npcr_uaci",
     "npcr_uaci_critical_values", "one_pixel_change", "random_blocks",

@@ -123,7 +123,10 @@ def utility(subject: Subject, context: Context) -> list[Measurement]:
             Measurement("plain_accuracy", plain, "fraction", "none", setting)]
 
 
+FAMILY = "utility"
+ADVERSARY = "none"  # what a user keeps, not an attack
+
 CRITERIA: dict[str, Criterion] = {"utility": utility}
 """The utility cell, by name."""
 
-__all__ = ["CRITERIA", "DIGIT_SIDE", "TRAINING", "WIDTH", "digit_split", "plain_accuracy", "utility"]
+__all__ = ["ADVERSARY", "FAMILY", "CRITERIA", "DIGIT_SIDE", "TRAINING", "WIDTH", "digit_split", "plain_accuracy", "utility"]
