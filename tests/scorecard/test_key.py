@@ -18,10 +18,11 @@ IDENTITY = Subject("identity", ciphers.get("identity"))
 OTP = Subject("one_time_pad", ciphers.get("selective", bits=8))
 
 
-def test_key_space_is_zero_for_identity_and_the_pad_length_for_the_pad(photos):
+def test_key_space_is_zero_for_identity_and_the_master_key_for_the_pad(photos):
     assert key_space(IDENTITY, photos)[0].value == 0.0
     (pad,) = key_space(OTP, photos)
-    assert pad.value == 8 * 3 * 32 * 32 and pad.leaks_more == "lower" and pad.setting["shape"] == [3, 32, 32]
+    assert pad.value == 256 and pad.leaks_more == "lower" and pad.setting["shape"] == [3, 32, 32]
+    assert pad.setting["key_material_bits"] == 8 * 3 * 32 * 32  # the pad's length, derived from 256 bits
 
 
 def test_identity_ignores_its_key_and_the_pad_changes_half_the_bits(photos):

@@ -1,6 +1,8 @@
-"""The scorecard's output files: ``scorecard.csv`` (the table), ``scorecard.json`` (its rows and
-the run's provenance) and ``report.html``, a self-contained page (figures inlined as PNG, no
-script, no link outside it) with the heat map of leak scores, the non-leakage numbers, the
+"""The scorecard's output files: ``scorecard.csv`` (the table), ``verdicts.csv`` (one row per
+scheme × measurement, judged against the controls: :mod:`imgleak.scorecard.verdicts`),
+``scorecard.json`` (its rows, the verdicts and the run's provenance) and ``report.html``, a
+self-contained page (figures inlined as PNG, no script, no link outside it) that opens with the
+verdict table and the disagreements, then the heat map of leak scores (relative to the run), the non-leakage numbers, the
 statistical tests' verdicts, one bar chart per criterion with the spread over seeds, the cells
 that failed with their error, and the provenance.
 
@@ -12,7 +14,7 @@ rewrites the report from the finished table).
 ...                   "unit": "bits", "leaks_more": "higher", "setting": "{}", "verdict": "", "error": ""})
 >>> with tempfile.TemporaryDirectory() as out:
 ...     sorted(write_report(t, {"seeds": [0]}, out))
-['csv', 'html', 'json']
+['csv', 'html', 'json', 'verdicts']
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ import pandas as pd
 from .._checks import boolean
 from .analysis import REQUIRED, leak_scores, summary, verdicts
 from .figures import criterion_bars, leak_heatmap, png_base64
+from .verdicts import ALPHA, disagreements
+from .verdicts import verdicts as judge
 
-FILES = {"csv": "scorecard.csv", "json": "scorecard.json", "html": "report.html"}
+FILES = {"csv": "scorecard.csv", "verdicts": "verdicts.csv", "json": "scorecard.json", "html": "report.html"}
 """The files :func:`write_report` writes in its folder, by key of the dict it returns."""
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3}img{max-width:100%}pre{background:#f7f7f7;padding:0.8em;overflow-x:auto;font-size:0.8em}
-.pass{color:#176917}.fail{color:#a11}.bars{display:flex;flex-wrap:wrap;gap:8px}.bars img{max-width:48%}"""
+.pass{color:#176917}.fail{color:#a11}td.leaks{background:#f4c7c3}td.random{background:#cde8cd}
+td.inconclusive{background:#eee;color:#666}.bars{display:flex;flex-wrap:wrap;gap:8px}.bars img{max-width:48%}"""
 
 
 def _checked_table(table: Any) -> pd.DataFrame:
@@ -103,6 +108,51 @@ def _other_numbers_section(means: pd.DataFrame) -> str:
             + _table_html(wide))
 
 
+def _verdict_cell(row: Any) -> str:
+    if not row.verdict:
+        return "<td></td>"
+    effect = "" if not math.isfinite(row.effect) else f"effect {row.effect:.2f}"
+    p = "" if not math.isfinite(row.p_adjusted) else f"p<sub>adj</sub> {row.p_adjusted:.2g}"
+    detail = ", ".join(x for x in (effect, p) if x)
+    return (f'<td class="{row.verdict}" title="{html.escape(str(row.note))}"><b>{row.verdict}</b>'
+            + (f"<br><small>{detail}</small>" if detail else "") + "</td>")
+
+
+def _judged_section(judged: pd.DataFrame) -> str:
+    """The verdict table: scheme × measurement, grouped by adversary, coloured by verdict."""
+    shown = judged[judged["verdict"] != ""]
+    if shown.empty:
+        return "<h2>Verdicts</h2><p>No leakage measurement to judge.</p>"
+    columns = shown.drop_duplicates("criterion").sort_values(["adversary", "family"], kind="stable")
+    lookup = shown.set_index(["scheme", "criterion"])
+    head = ("<tr><th rowspan=2>scheme</th>" + "".join(
+        f"<th colspan={len(part)}>{html.escape(a)}</th>" for a, part in columns.groupby("adversary", sort=False))
+        + "</tr><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns["criterion"]) + "</tr>")
+    body = []
+    for scheme in pd.unique(shown["scheme"]):
+        cells = [_verdict_cell(lookup.loc[(scheme, c)]) if (scheme, c) in lookup.index else "<td></td>"
+                 for c in columns["criterion"]]
+        body.append(f"<tr><th>{html.escape(str(scheme))}</th>{''.join(cells)}</tr>")
+    explain = (f"<p>Each measurement judged against the controls, seeds pooled: <b>leaks</b> (Holm-adjusted "
+               f"one-sided p &lt; {ALPHA} across the scheme's measurements), <b>random</b> (indistinguishable "
+               "from random at this budget), <b>inconclusive</b> (the identity and one-time-pad controls are not "
+               "separated, so the criterion cannot judge anyone here — not a sign of security). Effect: 0 = the "
+               "pad, 1 = no encryption. Hover a cell for its null and notes; columns are grouped by the "
+               "attacker each measurement assumes.</p>")
+    notes = shown[shown["verdict"] == "inconclusive"].drop_duplicates("criterion")
+    listed = "".join(f"<li><b>{html.escape(r.criterion)}</b>: {html.escape(str(r.note))}</li>" for r in notes.itertuples())
+    return ("<h2>Verdicts</h2>" + explain + f"<table>{head}{''.join(body)}</table>"
+            + (f"<h3>Why some criteria are inconclusive</h3><ul>{listed}</ul>" if listed else ""))
+
+
+def _disagreements_section(judged: pd.DataFrame) -> str:
+    found = disagreements(judged)
+    if found.empty:
+        return "<h2>Disagreements</h2><p>Every scheme's judged measurements agree.</p>"
+    return ("<h2>Disagreements</h2><p>Where one scheme's measurements disagree: one attacker finds a leak that "
+            "another's measurements call random, or one family is split.</p>" + _table_html(found, index=False))
+
+
 def _verdicts_section(table: pd.DataFrame) -> str:
     counts = verdicts(table)
     if counts.empty:
@@ -111,7 +161,7 @@ def _verdicts_section(table: pd.DataFrame) -> str:
                       for p, n in zip(counts["passed"], counts["seeds"])]
     wide = counts.pivot(index="scheme", columns="test", values="text")
     wide = wide.reindex(index=list(pd.unique(counts["scheme"])), columns=list(pd.unique(counts["test"])))
-    return ("<h2>Statistical tests</h2><p>Verdicts over seeds: “pass 2/3” — the test called the cipher "
+    return ("<h2>Statistical tests, seed by seed</h2><p>Verdicts over seeds: “pass 2/3” — the test called the cipher "
             "images random in 2 of 3 seeds.</p>" + _table_html(wide))
 
 
@@ -145,7 +195,10 @@ def render_html(table: pd.DataFrame, provenance: Mapping[str, Any]) -> str:
     failed = int((table["error"].str.len() > 0).sum())
     head = (f"<p>{len(schemes)} scheme(s) × {len(criteria)} measurement(s) × seeds "
             f"{', '.join(map(str, sorted(pd.unique(table['seed']))))}: {len(table)} row(s), {failed} failed.</p>")
-    sections = [head, _heatmap_section(table), _other_numbers_section(means), _verdicts_section(table),
+    judged = judge(table)
+    sections = [head, _judged_section(judged), _disagreements_section(judged),
+                _heatmap_section(table).replace("<h2>Leak scores</h2>", "<h2>Leak scores (relative to this run)</h2>"),
+                _other_numbers_section(means), _verdicts_section(table),
                 _bars_section(table, means), _failures_section(table),
                 "<h2>Provenance</h2><pre>" + html.escape(json.dumps(_plain(provenance), indent=2, default=str))
                 + "</pre>"]
@@ -192,11 +245,14 @@ def write_report(table: pd.DataFrame, provenance: Mapping[str, Any], out_dir: st
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]} exists; refusing to overwrite it (pass overwrite=True, i.e. --resume)")
     page = render_html(table, provenance)  # before writing: a failure leaves no partial report
+    judged = judge(table)
     rows = [_plain(row) for row in table.to_dict(orient="records")]
-    document = json.dumps({"provenance": _plain(dict(provenance)), "rows": rows}, indent=1, default=str,
-                          allow_nan=False)
+    document = json.dumps({"provenance": _plain(dict(provenance)), "rows": rows,
+                           "verdicts": [_plain(row) for row in judged.to_dict(orient="records")]},
+                          indent=1, default=str, allow_nan=False)
     folder.mkdir(parents=True, exist_ok=True)
     _write(paths["csv"], table.to_csv(index=False), overwrite)
+    _write(paths["verdicts"], judged.to_csv(index=False), overwrite)
     _write(paths["json"], document + "\n", overwrite)
     _write(paths["html"], page, overwrite)
     return paths

@@ -262,5 +262,39 @@ def _note(row: Any, separated: dict[str, str]) -> str:
     return "; ".join(p for p in parts if p)
 
 
-__all__ = ["ALPHA", "ATTACK_BASELINES", "IDENTITY", "PAD", "THRESHOLDS", "VERDICTS", "VERDICT_COLUMNS",
+def disagreements(judged: pd.DataFrame) -> pd.DataFrame:
+    """Where one scheme's judged measurements disagree: between attackers (some adversary's
+    measurements say ``leaks`` while every measurement of another says ``random``: tests call the
+    cipher random while an attack recovers, or the other way round) and within a family (e.g.
+    horizontal against vertical correlation). Columns ``scheme, kind, random, leaks`` (the
+    measurements on each side, with effect and adjusted p).
+
+    >>> v = pd.DataFrame({"scheme": "x", "criterion": ["entropy", "known_plaintext"], "family": ["statistical", "games"],
+    ...                   "adversary": ["statistical", "known-plaintext"], "effect": [0.0, 1.0],
+    ...                   "p_adjusted": [0.8, 1e-9], "verdict": ["random", "leaks"]})
+    >>> disagreements(v)[["kind", "random", "leaks"]].values.tolist()
+    [['statistical says random, known-plaintext finds a leak', 'entropy (effect 0.00, p 0.8)', 'known_plaintext (effect 1.00, p 1e-09)']]
+    """
+    def listed(rows: pd.DataFrame) -> str:
+        return "; ".join(f"{r.criterion} (effect {r.effect:.2f}, p {r.p_adjusted:.2g})" for r in rows.itertuples())
+
+    out = []
+    judged = judged[judged["verdict"].isin(["leaks", "random"])]
+    for scheme, rows in judged.groupby("scheme", sort=False):
+        by_adversary = {a: set(part["verdict"]) for a, part in rows.groupby("adversary", sort=False)}
+        for clean, verdicts_clean in by_adversary.items():
+            for leaky, verdicts_leaky in by_adversary.items():
+                if verdicts_clean == {"random"} and "leaks" in verdicts_leaky:
+                    out.append({"scheme": scheme, "kind": f"{clean} says random, {leaky} finds a leak",
+                                "random": listed(rows[rows["adversary"] == clean]),
+                                "leaks": listed(rows[(rows["adversary"] == leaky) & (rows["verdict"] == "leaks")])})
+        for family, part in rows.groupby("family", sort=False):
+            if set(part["verdict"]) == {"leaks", "random"}:
+                out.append({"scheme": scheme, "kind": f"within {family}",
+                            "random": listed(part[part["verdict"] == "random"]),
+                            "leaks": listed(part[part["verdict"] == "leaks"])})
+    return pd.DataFrame(out, columns=["scheme", "kind", "random", "leaks"])
+
+
+__all__ = ["ALPHA", "disagreements", "ATTACK_BASELINES", "IDENTITY", "PAD", "THRESHOLDS", "VERDICTS", "VERDICT_COLUMNS",
            "against_pad", "fisher", "holm", "verdicts"]
