@@ -65,36 +65,25 @@ def _check_out(out: str, images: str | None, resume: bool) -> Path:
     return path
 
 
-def _write_outputs(table: Any, provenance: dict[str, Any], out: Path, resume: bool) -> list[Path]:
-    """scorecard.csv, scorecard.json and report.html through the report module (CSV and JSON only without it)."""
-    try:
-        from imgleak.scorecard.report import write_report
-    except ModuleNotFoundError:
-        from imgleak.scorecard.runner import write_json
-
-        table.to_csv(out / "scorecard.csv", index=False)
-        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        write_json(out / "scorecard.json", {"provenance": provenance, "rows": rows})
-        return [out / "scorecard.csv", out / "scorecard.json"]
-    return list(write_report(table, provenance, out, overwrite=resume).values())
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from imgleak.scorecard import runner, schemes
+    from imgleak.scorecard.evaluate import evaluate
 
     out = _check_out(args.out, args.images, args.resume)
-    budget, seeds = runner.check_budget(args.budget), runner.check_seeds(args.seeds)
-    criteria = runner.select_criteria(args.criteria)
-    source = runner.image_source(args.images)
-    photos = source.load()
-    runner.check_sizes(photos, budget.size)
-    subjects = schemes.resolve(args.scheme, (2, int(photos[0].image.shape[0]), budget.size, budget.size))
-    with runner.dask_executor(args.workers, args.scheduler) as executor:
-        table = runner.run(subjects, criteria, source, budget, seeds, out, executor=executor,
-                           resume=args.resume, device=args.device, progress=not args.quiet)
-    paths = _write_outputs(table, runner.provenance(out), out, args.resume)
+    result = evaluate(args.scheme, criteria=args.criteria, images=args.images, budget=args.budget, seeds=args.seeds,
+                      out_dir=out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                      device=args.device, progress=not args.quiet)
+    table, judged = result.table, result.verdicts
     failed = table.loc[table["error"] != "", "cell"].nunique()
-    print(f"{table['cell'].nunique()} cells ({failed} failed); wrote {', '.join(os.fspath(p) for p in paths)}")
+    added = [s.name for s in result.subjects if s.name not in args.scheme]
+    if added:
+        print(f"added the control(s) {', '.join(added)}: every verdict is judged against them")
+    for scheme, rows in judged[judged["verdict"] != ""].groupby("scheme", sort=False):
+        counts = rows["verdict"].value_counts()
+        leaks = rows.loc[rows["verdict"] == "leaks", "criterion"].tolist()
+        print(f"{scheme}: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in ("leaks", "random", "inconclusive"))
+              + (f" (leaks on {', '.join(leaks[:6])}{', ...' if len(leaks) > 6 else ''})" if leaks else ""))
+    print(f"{table['cell'].nunique()} cells ({failed} failed); wrote "
+          f"{', '.join(os.fspath(p) for p in result.paths.values())}")
     return 0
 
 

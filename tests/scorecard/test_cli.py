@@ -107,7 +107,7 @@ def test_no_output_file_holds_a_key(folder, tmp_path):
         assert not any(secret in text for secret in secrets), path
 
 
-def test_a_user_function_and_a_criteria_subset(folder, tmp_path, monkeypatch):
+def test_a_user_function_and_a_criteria_subset(folder, tmp_path, monkeypatch, capsys):
     (tmp_path / "cli_schemes.py").write_text(textwrap.dedent('''
         def xor_key(images, key):
             return images ^ key.material[0]
@@ -119,7 +119,10 @@ def test_a_user_function_and_a_criteria_subset(folder, tmp_path, monkeypatch):
                  "--seeds", "1", "--criteria", "unchanged_share", "--quiet", "--out", str(out)])
     assert code == 0
     table = pd.read_csv(out / "scorecard.csv")
-    assert table[["scheme", "criterion"]].values.tolist() == [["cli_schemes:xor_key", "unchanged_share"]]
+    assert table[["scheme", "criterion"]].values.tolist() == [  # the controls join every run
+        ["identity", "unchanged_share"], ["one_time_pad", "unchanged_share"], ["cli_schemes:xor_key", "unchanged_share"]]
+    assert "added the control(s) identity, one_time_pad" in capsys.readouterr().out
+    assert (out / "verdicts.csv").is_file()
 
 
 @pytest.mark.parametrize("arguments,message", [
