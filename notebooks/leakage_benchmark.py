@@ -32,11 +32,17 @@
 # | key | key space (bits), key sensitivity (distance of the changed share from 50 %) | space lower; distance higher |
 # | utility, cost | accuracy of a classifier trained on encrypted digits (and on plain ones); encryption throughput | not leakage |
 #
+# | games (the cheap attacks) | share of plaintext bits recovered by keystream reuse from one known pair; advantage of a distinguishing game; share of samples equal when the same image is encrypted again; key space estimated from colliding cipher images | higher (key space: lower) |
+#
 # Two controls anchor every scale: `identity` (no protection at all) and a one-time pad
-# (`one_time_pad`: ChaCha20 XOR of all 8 bits of every pixel). To compare criteria measured in
-# bits, percent and SSIM, every leakage measurement is turned into a **leak score**: the mean over
-# seeds, rescaled across the schemes of this run so that 0 is the scheme that leaks least and 1
-# the one that leaks most. A leak score is therefore relative to the schemes compared.
+# (`one_time_pad`: ChaCha20 XOR of all 8 bits of every pixel). Every measurement is **judged
+# against them** (section 1): against an exact null where the criterion has one (a random cipher:
+# entropy, local entropy, |r|, χ², NPCR/UACI, key sensitivity, the games), otherwise against the
+# pad's own values over the seeds, each with the attacker it assumes. The verdict is `leaks`,
+# `random`, or `inconclusive` when even the controls are not told apart at this budget — which says
+# the criterion cannot judge, never that a scheme is secure. Section 2 keeps the older view: a
+# **leak score** per measurement, the mean over seeds rescaled across the schemes of this run (0
+# leaks least, 1 most), relative to the schemes compared and blind to noise.
 #
 # Two caveats hold throughout:
 #
@@ -67,34 +73,36 @@ device = "auto"  # auto: CUDA when available
 num_threads = 1  # CPU threads of a serial run; 1 is often fastest on a busy 2-core machine
 margin = 0.05  # an attack recovers something when its SSIM beats a mid-grey guess by this much
 mi_threshold = 0.05  # bits above the one-time pad's MI estimate that count as information found
+gallery = True  # also run the gallery of deliberately broken schemes (imgleak.scorecard.gallery) on the cheap criteria
+gallery_criteria = ["entropy", "local_entropy", "correlation", "npcr_uaci", "histogram_uniformity", "known_plaintext",
+                    "distinguishing_game", "determinism", "empirical_key_space", "key_space", "key_sensitivity"]
 
 # %%
 import dataclasses
 import tempfile
-import time
 
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
+from imgleak.experiments.benchmark import verdict_findings
 from imgleak.scorecard import analysis, figures, runner
+from imgleak.scorecard import gallery as broken
 from imgleak.scorecard import schemes as library
-from imgleak.scorecard.report import write_report
+from imgleak.scorecard import verdicts as judge
+from imgleak.scorecard.evaluate import evaluate
 
 set_matplotlib_formats("png")  # display(fig) shows the scorecard's figures (made without pyplot) as images
 torch.set_num_threads(num_threads)
 sizes = dataclasses.replace(runner.check_budget(budget), **budget_overrides)
 names = list(library.library_schemes()) if schemes is None else list(schemes)
-subjects = library.resolve(names + list(extra_schemes), shape=(2, 3, sizes.size, sizes.size))
-chosen = runner.select_criteria(criteria)
 workdir = tempfile.TemporaryDirectory(prefix="imgleak-benchmark-")  # removed when the kernel ends
 out_dir = workdir.name
-start = time.perf_counter()
-with runner.dask_executor(workers or None) as executor:
-    table = runner.run(subjects, chosen, images, sizes, seeds, out_dir, executor=executor, device=device)
-elapsed = time.perf_counter() - start
-files = write_report(table, runner.provenance(out_dir), out_dir)
+result = evaluate(names + list(extra_schemes), criteria=criteria, images=images, budget=sizes, seeds=seeds,
+                  out_dir=out_dir, workers=workers or None, device=device)
+table, judged, subjects, chosen, elapsed = result.table, result.verdicts, result.subjects, result.criteria, result.seconds
+files = result.paths
 failed = table[table["error"] != ""]
 display(Markdown(
     f"{len(subjects)} schemes × {len(chosen)} criterion cells × {len(runner.check_seeds(seeds))} seed(s) = "
@@ -109,7 +117,105 @@ if not failed.empty:
     display(failed[["scheme", "criterion", "seed", "error"]].drop_duplicates())
 
 # %% [markdown]
-# ## 1. The scorecard
+# ## 1. Verdicts: which scheme is broken, and by which attacker
+#
+# One cell per scheme and leakage measurement, seeds pooled, columns grouped by the attacker the
+# measurement assumes: `statistical` (cipher images only, no learning), `ciphertext-only` (learning
+# attacks and MI estimators), `known-plaintext`, `chosen-plaintext` (differential tests and the
+# games) and `key`. The number under each verdict is the **effect** on the controls' scale (0 = the
+# pad, 1 = no encryption; outside [0, 1] is allowed) and the one-sided p-value after Holm's
+# correction across that scheme's measurements — Holm rather than Benjamini–Hochberg because a
+# verdict is a claim about one scheme ("it leaks somewhere"), which needs the family-wise error
+# rate, and because correcting within a scheme keeps its verdicts independent of which other
+# schemes are in the run. Analytic nulls from different seeds are combined by Fisher's method; the
+# other measurements are compared with the pad's seeds by Welch's t-test.
+
+# %%
+def verdict_grid(judged):
+    """Scheme × measurement, grouped by adversary, each cell 'verdict (effect, p_adj)', coloured."""
+    shown = judged[judged["verdict"] != ""].copy()
+    order = shown.drop_duplicates("criterion").sort_values(["adversary", "family"], kind="stable")
+    shown["cell"] = [f"{v} ({e:.2f}, p {p:.1g})" if e == e and p == p else (f"{v} ({e:.2f})" if e == e else v)
+                     for v, e, p in shown[["verdict", "effect", "p_adjusted"]].values]
+    grid = shown.pivot(index="scheme", columns=["adversary", "criterion"], values="cell")
+    grid = grid.reindex(index=list(pd.unique(shown["scheme"])),
+                        columns=pd.MultiIndex.from_frame(order[["adversary", "criterion"]]))
+    colours = {"leaks": "background-color: #f4c7c3", "random": "background-color: #cde8cd",
+               "inconclusive": "background-color: #eeeeee; color: #666"}
+    return grid.style.map(lambda text: colours.get(str(text).split(" ")[0], ""))
+
+
+def finding_sentence(f):
+    """One line per finding of imgleak.experiments.benchmark.verdict_findings."""
+    n = f.numbers
+    if f.kind == "controls":
+        if f.holds:
+            return "The controls behave: identity is never judged random and the one-time pad never leaks."
+        return (f"Warning — the controls misbehave: identity random on {n['identity_random'] or 'nothing'}, "
+                f"the pad leaks on {n['pad_leaks'] or 'nothing'}; read the verdicts with care.")
+    if f.kind == "broken":
+        quoted = "; ".join(f"{e['criterion']} ({e['adversary']}, effect {e['effect']:.2f}, p_adj {e['p_adjusted']:.1g})"
+                           for e in n["evidence"])
+        return (f"**{n['scheme']} leaks** on {n['leaks']} measurement(s), found by a {', '.join(n['adversaries'])} "
+                f"attacker — strongest: {quoted}.")
+    if f.kind == "no_leak_found":
+        return (f"{n['scheme']}: no leak found ({n['random']} random, {n['inconclusive']} inconclusive) — at this "
+                "budget, which is not a proof of security.")
+    return f"*{n['criterion']}* is inconclusive for every scheme here: {n['reason']}."
+
+
+display(verdict_grid(judged))
+display(Markdown("\n".join(f"- {finding_sentence(f)}" for f in verdict_findings(judged))))
+
+# %% [markdown]
+# ### The gallery of broken schemes
+#
+# The verdicts should catch real mistakes. The gallery (`imgleak.scorecard.gallery`) holds
+# deliberately broken schemes beside a correct per-image ChaCha20 XOR written independently of the
+# library's pad; they run on the cheap criteria only (`gallery_criteria`: the statistical tests,
+# the games and the key), with the same seeds.
+
+# %%
+if gallery:
+    gallery_dir = tempfile.TemporaryDirectory(prefix="imgleak-gallery-")
+    shown_gallery = evaluate([], extra=[*broken.broken_schemes().values(), broken.secure_reference()],
+                             criteria=gallery_criteria, images=images, budget=sizes, seeds=seeds,
+                             out_dir=gallery_dir.name, device=device, progress=False)
+    display(Markdown("\n".join(f"- **{name}**: {text}" for name, text in broken.what_is_wrong().items())))
+    display(verdict_grid(shown_gallery.verdicts))
+    display(Markdown("\n".join(f"- {finding_sentence(f)}" for f in verdict_findings(shown_gallery.verdicts))))
+else:
+    print("gallery = False: the broken schemes were not run")
+
+# %% [markdown]
+# ### How many seeds?
+#
+# Measurements with an exact null decide from one seed. The others are compared with the pad over
+# the seeds; the table gives the power of that comparison to call a leak of a given size (in
+# standard deviations of the seeds' values) when it must survive Holm's correction over 20
+# measurements. `imgleak evaluate` defaults to 5 seeds; this chapter runs `seeds`.
+
+# %%
+display(judge.power_table().style.format("{:.2f}").set_caption(
+    f"Power at family-wise α = {judge.ALPHA} over 20 measurements, by seeds and effect size"))
+
+# %% [markdown]
+# ### Where the measurements disagree
+#
+# Both ways: one attacker's measurements all call a scheme random while another's find a leak
+# (statistical tests passed while keystream reuse recovers the image, or an attack that fails
+# while a test rejects), and splits within one family (e.g. horizontal against vertical
+# correlation).
+
+# %%
+split = judge.disagreements(judged)
+if split.empty:
+    print("Every scheme's judged measurements agree.")
+else:
+    display(split.style.hide(axis="index"))
+
+# %% [markdown]
+# ## 2. The leak scores (relative to this run)
 #
 # Rows are schemes, columns the leakage measurements; 1 (dark) marks the scheme that leaks most on
 # that measurement, 0 the one that leaks least. A blank cell is a measurement on which every scheme
@@ -141,7 +247,7 @@ else:
             .style.format("{:.0%}").background_gradient(cmap="Greens", vmin=0, vmax=1))
 
 # %% [markdown]
-# ## 2. Do the criteria agree?
+# ## 3. Do the criteria agree?
 #
 # Kendall's τ between every pair of leakage measurements, computed on the schemes' leak scores (so
 # that τ = 1 means two measurements put the schemes in the same order, whichever direction each
@@ -155,13 +261,12 @@ if defined.empty:
     print("Fewer than two leakage measurements with a spread: no rank correlation to show.")
 else:
     display(figures.agreement_heatmap(agreement))
-    family_of_cell = {name: function.__module__.rsplit(".", 1)[-1] for name, function in chosen.items()}
-    families = {m: family_of_cell.get(cell, cell) for m, cell in analysis.cell_criteria(table).items()}
+    families = dict(zip(table["criterion"], table["family"]))
     by_family = analysis.family_agreement(agreement, families)
     display(by_family.style.format(precision=2, subset=["mean_tau", "min_tau", "max_tau"]).hide(axis="index"))
 
 # %% [markdown]
-# ## 3. Random to the tests, readable to an attack
+# ## 4. Random to the tests, readable to an attack
 #
 # A scheme "passes" a statistical test when the test calls its cipher images random in at least
 # half of the seeds. The table lists every scheme that passes a test while an attack's
@@ -180,7 +285,7 @@ else:
     display(shown.drop(columns="numbers").style.format(precision=3, subset=["value", "against"]).hide(axis="index"))
 
 # %% [markdown]
-# ## 4. Utility against leakage
+# ## 5. Utility against leakage
 #
 # A scheme is useful when a classifier trained on its encrypted images is still accurate. The
 # leak score of a scheme is the mean of its leak scores over all leakage measurements; the Pareto
@@ -197,7 +302,7 @@ else:
     print("The utility criterion did not run: no accuracy to set against leakage.")
 
 # %% [markdown]
-# ## 5. Discussion
+# ## 6. Discussion
 #
 # Written from this run's numbers (each sentence is formatted from the tables above).
 

@@ -231,6 +231,9 @@ def _separated(frame: pd.DataFrame, table: pd.DataFrame, alpha: float) -> dict[s
             out[criterion] = ""
         elif criterion not in identity.index or PAD not in set(frame.loc[frame["criterion"] == criterion, "scheme"]):
             out[criterion] = "the identity and one-time-pad controls were not both measured"
+        elif not math.isfinite(float(identity.loc[criterion, "p_adjusted"])):
+            out[criterion] = ("no p-value for the controls (no exact null, and fewer than 2 seeds of identity and "
+                              "of the pad): the criterion cannot judge anyone with one seed")
         elif not float(identity.loc[criterion, "p_adjusted"]) < alpha:
             out[criterion] = (f"controls not separated at this budget (identity p_adj = "
                               f"{float(identity.loc[criterion, 'p_adjusted']):.3g}): the criterion cannot judge anyone")
@@ -260,7 +263,8 @@ def _note(row: Any, separated: dict[str, str]) -> str:
         parts.append(f"judged by a threshold: fewer than {THRESHOLDS[row.criterion]} bits leaks (brute force)")
     if row.leakage and not math.isfinite(row.mean):
         parts.append("no value measured")
-    elif row.leakage and row.criterion not in THRESHOLDS and not math.isfinite(row.p_value):
+    elif row.leakage and row.criterion not in THRESHOLDS and not math.isfinite(row.p_value) \
+            and not separated.get(row.criterion):
         parts.append("no p-value: needs 2 seeds or more of the scheme and of the pad")
     return "; ".join(p for p in parts if p)
 
