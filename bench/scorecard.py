@@ -7,7 +7,7 @@ Issue 10's targets, measured in one run each and printed:
   3. ``--compare-workers N``: the same grid serially and on ``dask_executor(N)``, their ratio.
 
 Every timed run is a fresh process (``--child``) doing what ``imgleak evaluate`` does through the
-public API (resolve the schemes, ``runner.run``, ``runner.provenance``, ``report.write_report``), so
+public API (resolve the schemes, ``runner.run``, ``store.provenance``, ``report.write_report``), so
 imports, loading the photos and writing the report are counted, and a resume finds no warm cache.
 The child takes one seed of any value (``--seed``; the CLI's ``--seeds N`` runs seeds 0..N-1).
 Resume time is the best of ``--resume-repeats`` resumes after one warm-up resume (``timing.best_seconds``):
@@ -52,18 +52,18 @@ def evaluate(schemes: list[str], criteria: list[str] | None, budget: str, seed: 
              resume: bool, device: str = "auto") -> dict[str, float]:
     """What ``imgleak evaluate`` does, through the public API; the seconds of each phase."""
     start = time.perf_counter()
-    from imgleak.scorecard import report, runner
+    from imgleak.scorecard import cells, report, runner, sources, store
     from imgleak.scorecard import schemes as library
 
     imported = time.perf_counter()
-    source, chosen = runner.image_source(None), runner.check_budget(budget)
+    source, chosen = sources.image_source(None), runner.check_budget(budget)
     photos = source.load()
     subjects = library.resolve(schemes, (2, int(photos[0].image.shape[0]), chosen.size, chosen.size))
     with runner.dask_executor(workers) as executor:
-        table = runner.run(subjects, runner.select_criteria(criteria), source, chosen, [seed], out,
+        table = runner.run(subjects, cells.select_criteria(criteria), source, chosen, [seed], out,
                            executor=executor, resume=resume, device=device, progress=False)
     ran = time.perf_counter()
-    report.write_report(table, runner.provenance(out), Path(out), overwrite=resume)
+    report.write_report(table, store.provenance(out), Path(out), overwrite=resume)
     failed = sorted(set(table.loc[table["error"] != "", "cell"]))
     return {"import_s": imported - start, "run_s": ran - imported, "report_s": time.perf_counter() - ran,
             "cells": int(table["cell"].nunique()), "failed": failed}

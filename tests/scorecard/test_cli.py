@@ -15,7 +15,7 @@ from PIL import Image
 
 from imgleak.cli import main
 from imgleak.keys import Key
-from imgleak.scorecard import runner
+from imgleak.scorecard import cells
 from imgleak.scorecard.base import Measurement
 
 
@@ -32,7 +32,7 @@ def unchanged_share(subject, context):
 @pytest.fixture(autouse=True)
 def cheap_criteria(monkeypatch):
     """The command's criteria are these two cheap ones (the real ones have their own tests)."""
-    monkeypatch.setattr(runner, "all_criteria", lambda: {"mean_pixel": mean_pixel, "unchanged_share": unchanged_share})
+    monkeypatch.setattr(cells, "all_criteria", lambda: {"mean_pixel": mean_pixel, "unchanged_share": unchanged_share})
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_an_interrupted_evaluate_is_finished_with_resume(folder, tmp_path, monke
             raise KeyboardInterrupt
         return mean_pixel(subject, context)
 
-    monkeypatch.setattr(runner, "all_criteria", lambda: {"mean_pixel": interrupts_once})
+    monkeypatch.setattr(cells, "all_criteria", lambda: {"mean_pixel": interrupts_once})
     out = tmp_path / "report"
     assert _evaluate(folder, out) == 130
     assert "--resume" in capsys.readouterr().err and len(list((out / "cells").glob("*.json"))) == 2

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from imgleak.scorecard.base import BUDGETS
-from imgleak.scorecard.runner import all_criteria, run
+from imgleak.scorecard.cells import all_criteria
+from imgleak.scorecard.runner import run
 from imgleak.scorecard.schemes import library_schemes
 
 SCHEMES = ("identity", "one_time_pad", "selective-2", "rvt-invertible", "permutation-per-image", "blockwise",

@@ -17,8 +17,10 @@ from imgleak.keys import Key
 from imgleak.scorecard.key import fingerprint
 from imgleak.scorecard import runner
 from imgleak.scorecard.base import BUDGETS, Measurement
-from imgleak.scorecard.runner import (COLUMNS, ImageSource, all_criteria, crop_source_index, cut_crops, make_context,
-                                      run, select_criteria)
+from imgleak.scorecard.cells import COLUMNS, all_criteria, select_criteria
+from imgleak.scorecard.runner import run
+from imgleak.scorecard.sources import ImageSource, crop_source_index, cut_crops, make_context
+from imgleak.scorecard.store import provenance
 from imgleak.scorecard.schemes import library_schemes
 
 QUICK = BUDGETS["quick"]
@@ -147,9 +149,9 @@ def test_no_key_material_is_written(subjects, tmp_path):
             assert not any(secret in text for secret in secrets), path
     record = json.loads((tmp_path / "cells" / "one_time_pad--mean_pixel--seed1.json").read_text())
     assert record["key_fingerprint"] == fingerprint(Key.from_seed(1))
-    provenance = runner.provenance(tmp_path)
-    assert provenance["seeds"] == [0, 1] and len(provenance["cells"]) == 12
-    assert provenance["budget"]["name"] == "quick" and provenance["versions"]["torch"]
+    record = provenance(tmp_path)
+    assert record["seeds"] == [0, 1] and len(record["cells"]) == 12
+    assert record["budget"]["name"] == "quick" and record["versions"]["torch"]
 
 
 def _png(path, height, width, seed=0):

@@ -14,7 +14,7 @@ from imgleak import ciphers
 from imgleak.ciphers import Cipher, TransformNet
 from imgleak.scorecard.base import BUDGETS, Context
 from imgleak.scorecard.key import fingerprint
-from imgleak.scorecard.runner import ImageSource, make_context
+from imgleak.scorecard.sources import ImageSource, make_context
 from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, check_scheme, library_schemes, resolve,
                                        train_tn_model_key)
 

@@ -25,9 +25,12 @@ from typing import Any
 import pandas as pd
 
 from .base import Budget, Subject
+from .cells import select_criteria
 from .report import write_report
-from .runner import check_budget, check_seeds, check_sizes, dask_executor, image_source, provenance, run, select_criteria
+from .runner import check_budget, check_seeds, dask_executor, run
 from .schemes import CONTROLS, resolve
+from .sources import check_sizes, image_source
+from .store import provenance
 from .verdicts import verdicts
 
 

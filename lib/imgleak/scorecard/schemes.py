@@ -39,7 +39,7 @@ from .. import ciphers
 from ..ciphers import Cipher, CipherBase
 from ..tensors import as_image_batch, restore_rank
 from .base import Context, Subject
-from .runner import crop_source_index
+from .sources import crop_source_index
 
 IDENTITY = "identity"
 """The control that leaks everything (no protection)."""
@@ -73,7 +73,9 @@ def train_tn_model_key(seed: int, context: Context) -> Any:
     >>> train_tn_model_key(0, context).settings["epochs"]
     1
     """
-    from ..training.transform_nets import train_tn_model  # heavy (torchmetrics): only where a key is trained
+    from ..training.transform_nets import (
+        train_tn_model,  # heavy (torchmetrics): only where a key is trained
+    )
 
     budget = context.budget
     result = train_tn_model(context.images, _labels(context), epochs=budget.tn_epochs,
