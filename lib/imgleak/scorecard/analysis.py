@@ -29,16 +29,10 @@ from .._checks import number
 REQUIRED = ("scheme", "criterion", "seed", "value", "leaks_more")
 """The columns every function here needs (the runner's table has more: unit, setting, verdict, …)."""
 LEAKAGE = ("higher", "lower")
-ATTACK = "best_attack_ssim"
-"""The attack criterion :func:`disagreements` reads by default (the best of FR, ITN and GAN)."""
-ATTACK_BASELINE = "grey_ssim"
-"""What an attack must beat: the SSIM of a mid-grey guess (a criterion name, or a number)."""
-MI_CRITERIA = ("histogram_mi", "mine_pixels", "mine_embeddings")
-"""The mutual-information criteria :func:`disagreements` reads by default (those present are used)."""
 UTILITY = "accuracy"
 """The criterion :func:`utility_vs_leakage` reads: accuracy of a classifier trained on encrypted images."""
 REFERENCE = "one_time_pad"
-"""The control an MI estimate is compared with: its estimator's value on unrelated data (``schemes.ONE_TIME_PAD``)."""
+"""The control that should leak least (``schemes.ONE_TIME_PAD``): :func:`controls` checks it sits at 0."""
 
 
 def _valid(table: Any, columns: Sequence[str] = REQUIRED) -> pd.DataFrame:
@@ -245,70 +239,6 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _per_scheme(means: pd.DataFrame, criterion: str) -> pd.Series:
-    return means[means["criterion"] == criterion].set_index("scheme")["mean"]
-
-
-def _evidence(means: pd.DataFrame, attack: str, baseline: str | float, margin: float,
-              mi_criteria: Sequence[str], mi_threshold: float, reference: str | None) -> dict[str, list[tuple]]:
-    """Per scheme, the evidence that it leaks: ``(name, numbers)`` for an attack above its baseline
-    by ``margin`` and for every MI estimate above the reference's (or zero) by ``mi_threshold``."""
-    found: dict[str, list[tuple]] = {}
-    ssim = _per_scheme(means, attack)
-    if isinstance(baseline, str):
-        grey = _per_scheme(means, baseline)
-    else:
-        grey = pd.Series(float(baseline), index=ssim.index)
-    for scheme, value in ssim.items():
-        if scheme in grey.index and value >= grey[scheme] + margin:
-            numbers = {"criterion": attack, "value": value, "baseline": float(grey[scheme]), "margin": margin}
-            found.setdefault(scheme, []).append(("attack", numbers))
-    for criterion in mi_criteria:
-        mi = _per_scheme(means, criterion)
-        floor = float(mi[reference]) if reference is not None and reference in mi.index else 0.0
-        for scheme, value in mi.items():
-            if scheme != reference and value >= floor + mi_threshold:
-                numbers = {"criterion": criterion, "value": value, "reference": floor, "threshold": mi_threshold}
-                found.setdefault(scheme, []).append((criterion, numbers))
-    return found
-
-
-def disagreements(table: pd.DataFrame, *, attack: str = ATTACK, baseline: str | float = ATTACK_BASELINE,
-                  margin: float = 0.05, mi_criteria: Sequence[str] = MI_CRITERIA, mi_threshold: float = 0.05,
-                  reference: str | None = REFERENCE, pass_share: float = 0.5) -> pd.DataFrame:
-    """Where a statistical test calls a scheme random (it passes in at least ``pass_share`` of the
-    seeds) while something recovers information: the ``attack``'s mean SSIM is at least ``margin``
-    above ``baseline`` (a criterion such as the mid-grey guess, or a number), or an MI estimate of
-    ``mi_criteria`` is at least ``mi_threshold`` above the ``reference`` scheme's (the one-time pad:
-    the estimator's value on unrelated data; 0 when the table has no such scheme). One row per
-    scheme × passed test × evidence: scheme, test, evidence (``attack`` or the MI criterion), numbers.
-
-    >>> t = pd.DataFrame({"scheme": ["perm"] * 3, "criterion": ["chi2", "best_attack_ssim", "grey_ssim"], "seed": 0,
-    ...                   "value": [0.3, 0.6, 0.1], "leaks_more": ["lower", "higher", "none"],
-    ...                   "verdict": ["pass", "", ""]})
-    >>> found = disagreements(t)
-    >>> found[["scheme", "test", "evidence"]].to_dict("records"), found.loc[0, "numbers"]["value"]
-    ([{'scheme': 'perm', 'test': 'chi2', 'evidence': 'attack'}], 0.6)
-    """
-    valid = _valid(table, REQUIRED + ("verdict",))
-    margin = number(margin, "margin")
-    mi_threshold = number(mi_threshold, "mi_threshold")
-    if not 0 < number(pass_share, "pass_share") <= 1:
-        raise ValueError(f"pass_share must be a number in (0, 1], got {pass_share!r}")
-    if isinstance(mi_criteria, str) or not isinstance(mi_criteria, Sequence):
-        raise TypeError(f"mi_criteria must be a list of criterion names, got {mi_criteria!r}")
-    if not isinstance(baseline, str):
-        baseline = number(baseline, "baseline")
-    evidence = _evidence(summary(valid), attack, baseline, margin, mi_criteria, mi_threshold, reference)
-    rows = []
-    tests = verdicts(valid)
-    for test in tests[tests["pass_share"] >= pass_share].itertuples(index=False):
-        for name, numbers in evidence.get(test.scheme, []):
-            rows.append({"scheme": test.scheme, "test": test.test, "evidence": name,
-                         "numbers": {**numbers, "pass_share": float(test.pass_share), "seeds": int(test.seeds)}})
-    return pd.DataFrame(rows, columns=["scheme", "test", "evidence", "numbers"])
-
-
 def pareto_front(frame: pd.DataFrame, better_high: str, better_low: str) -> pd.Series:
     """For each row, whether no other row is at least as good on both columns and better on one
     (``better_high``: higher is better, ``better_low``: lower is better). Rows with a NaN are never on it.
@@ -352,7 +282,7 @@ def utility_vs_leakage(table: pd.DataFrame, *, utility: str = UTILITY) -> pd.Dat
     return out
 
 
-__all__ = ["ATTACK", "ATTACK_BASELINE", "MI_CRITERIA", "REFERENCE", "UTILITY", "agreement_matrix", "cell_criteria",
-           "controls", "criteria_agreement", "disagreements", "family_agreement", "leak_scores", "pareto_front",
+__all__ = ["REFERENCE", "UTILITY", "agreement_matrix", "cell_criteria",
+           "controls", "criteria_agreement", "family_agreement", "leak_scores", "pareto_front",
            "summary",
            "utility_vs_leakage", "verdicts"]

@@ -96,16 +96,19 @@ def _heatmap_section(table: pd.DataFrame) -> str:
     return "<h2>Leak scores</h2>" + note + _figure_html(leak_heatmap(scores), "leak score heat map")
 
 
-def _other_numbers_section(means: pd.DataFrame) -> str:
+def _other_numbers_section(means: pd.DataFrame, judged: pd.DataFrame) -> str:
     other = means[means["leaks_more"] == "none"]
     if other.empty:
         return ""
+    flagged = judged[judged["criterion"].isin(set(other["criterion"])) & (judged["note"].astype(str) != "")]
+    flags = "".join(f"<li><b>{html.escape(str(r.scheme))}</b>, {html.escape(r.criterion)}: {html.escape(str(r.note))}</li>"
+                    for r in flagged.itertuples())
     cells = other.assign(text=[f"{m:.4g} ± {s:.2g} {u}".strip() for m, s, u in zip(other["mean"], other["sd"],
                                                                                    other["unit"])])
     wide = cells.pivot(index="scheme", columns="criterion", values="text")
     wide = wide.reindex(index=list(pd.unique(other["scheme"])), columns=list(pd.unique(other["criterion"])))
     return ("<h2>Other numbers (utility, key, cost)</h2><p>Not leakage measures: mean ± sd over seeds.</p>"
-            + _table_html(wide))
+            + _table_html(wide) + (f"<p>Read with care:</p><ul>{flags}</ul>" if flags else ""))
 
 
 def _verdict_cell(row: Any) -> str:
@@ -198,7 +201,7 @@ def render_html(table: pd.DataFrame, provenance: Mapping[str, Any]) -> str:
     judged = judge(table)
     sections = [head, _judged_section(judged), _disagreements_section(judged),
                 _heatmap_section(table).replace("<h2>Leak scores</h2>", "<h2>Leak scores (relative to this run)</h2>"),
-                _other_numbers_section(means), _verdicts_section(table),
+                _other_numbers_section(means, judged), _verdicts_section(table),
                 _bars_section(table, means), _failures_section(table),
                 "<h2>Provenance</h2><pre>" + html.escape(json.dumps(_plain(provenance), indent=2, default=str))
                 + "</pre>"]
