@@ -105,7 +105,7 @@ def test_encryptor_continues_the_stream_from_any_block(block, nonce):
 def test_encryptor_works_in_place_beyond_its_scratch_buffer():
     # cryptography >= 51 refuses overlapping buffers: in-place work goes through a bounded buffer
     key = Key.from_seed(5)
-    size = 3 * 2**18 + 77  # several scratch buffers and a remainder
+    size = 3 * 2**20 + 77  # several scratch buffers (1 MiB each) and a remainder
     data = np.arange(size, dtype=np.int64).astype(np.uint8)
     expected = data ^ keystream_bytes(key, size)
     chacha20_encryptor(key).update_into(data, data)

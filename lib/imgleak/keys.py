@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,9 +108,19 @@ def check_nonce(nonce: int) -> int:
     return nonce
 
 
-# In-place XOR goes through a buffer of this size: cryptography 51 refuses overlapping buffers,
-# and a chunk this small stays in a core's L2 cache (bench/README.md, selective encryption).
-_SCRATCH_BYTES = 1 << 18
+# In-place XOR goes through a buffer of this size, one per thread, made once (first writes to new
+# memory fault): cryptography 51 refuses overlapping buffers. 1 MiB measured best of 16 KiB - 1 MiB
+# (bench/README.md, selective encryption).
+_SCRATCH_BYTES = 1 << 20
+_SCRATCH = threading.local()
+
+
+def _scratch() -> np.ndarray:
+    """This thread's scratch buffer of :data:`_SCRATCH_BYTES`."""
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size != _SCRATCH_BYTES:
+        buffer = _SCRATCH.buffer = np.empty(_SCRATCH_BYTES, np.uint8)
+    return buffer
 
 
 class ChaCha20Stream:
@@ -130,7 +141,6 @@ class ChaCha20Stream:
 
     def __init__(self, context: CipherContext) -> None:
         self._context = context
-        self._scratch: np.ndarray | None = None
 
     def update(self, data: bytes) -> bytes:
         """``data`` XOR the next ``len(data)`` keystream bytes."""
@@ -151,9 +161,7 @@ class ChaCha20Stream:
         if source.__array_interface__["data"][0] != target.__array_interface__["data"][0]:
             raise ValueError("out overlaps data without being it: pass data itself to work in place, "
                              "or memory of its own")
-        if self._scratch is None:
-            self._scratch = np.empty(min(_SCRATCH_BYTES, source.size), np.uint8)
-        scratch = self._scratch
+        scratch = _scratch()
         for low in range(0, source.size, scratch.size):
             high = min(low + scratch.size, source.size)
             self._context.update_into(source[low:high], scratch[:high - low])
