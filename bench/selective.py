@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from imgleak.chacha import BLOCK_BYTES, chacha20_keystream
 from imgleak.ciphers.selective import SelectiveEncryption
@@ -47,7 +48,9 @@ def direct_openssl(key: Key, x: np.ndarray, out: np.ndarray, pool: ThreadPoolExe
     step = 1 << 21
 
     def part(start: int) -> None:
-        chacha20_encryptor(key, start // BLOCK_BYTES)._context.update_into(x[start:start + step], out[start:start + step])
+        counter_nonce = (start // BLOCK_BYTES).to_bytes(4, "little") + bytes(12)
+        context = Cipher(algorithms.ChaCha20(key.material, counter_nonce), mode=None).encryptor()
+        context.update_into(x[start:start + step], out[start:start + step])
 
     list(pool.map(part, range(0, x.size, step)))
 

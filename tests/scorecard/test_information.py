@@ -133,3 +133,14 @@ def test_named_errors(context):
         mine_embeddings(IDENTITY, replace(context, sources=()))
     with pytest.raises(TypeError, match="x must"):
         histogram_mi(IDENTITY, replace(context, images=context.images.float()))
+
+
+def test_a_diverging_mine_run_is_a_measurement_with_its_reason_not_a_failed_cell(context, monkeypatch):
+    real = information.estimate_mi_many
+
+    def exploding(pairs, **options):  # a huge learning rate on unstandardised values: the run diverges
+        return real(pairs, **{**options, "lr": 50.0, "standardize": False})
+
+    monkeypatch.setattr(information, "estimate_mi_many", exploding)
+    (row,) = information.mine_pixels(Subject("identity", ciphers.get("identity")), context)
+    assert math.isnan(row.value) and row.setting["note"].startswith("diverged: MINE diverged at epoch")

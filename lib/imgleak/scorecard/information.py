@@ -24,7 +24,7 @@ import torch
 from ..ciphers import PixelMover
 from ..images import colocated_patches
 from ..information import information_loss_rate
-from ..mi import entropy, estimate_mi, mutual_information
+from ..mi import entropy, estimate_mi_many, mutual_information
 from ..mi.encoders import Encoder, WeightsUnavailableError, load_encoder
 from .attacks import crops_from_sources
 from .base import Context, Criterion, Measurement, Subject
@@ -88,11 +88,15 @@ def histogram_mi(subject: Subject, context: Context) -> list[Measurement]:
 
 
 def _mine(x: torch.Tensor, y: torch.Tensor, context: Context) -> tuple[float, dict[str, Any]]:
-    """MINE's held-out estimate (bits) on paired rows, seeded, ``budget.mine_epochs`` epochs."""
-    result = estimate_mi(x.flatten(1), y.flatten(1), epochs=context.budget.mine_epochs, seed=context.seed,
-                         device=context.device, progress=False)
+    """MINE's held-out estimate (bits) on paired rows, seeded, ``budget.mine_epochs`` epochs; a run
+    that diverges is a result, not a failed cell: NaN, with ``diverged`` (the message) in the setting."""
+    result = estimate_mi_many([(x.flatten(1), y.flatten(1))], epochs=context.budget.mine_epochs, seeds=context.seed,
+                              device=context.device, progress=False)[0]
     keep = ("objective", "epochs", "effective_batch_size", "hidden", "layers", "lr", "n_train", "n_test")
-    return result.mi_bits, {k: result.settings[k] for k in keep if k in result.settings}
+    setting = {k: result.settings[k] for k in keep if k in result.settings}
+    if result.diverged is not None:
+        setting["note"] = f"diverged: {result.diverged}"
+    return result.mi_bits, setting
 
 
 def mine_pixels(subject: Subject, context: Context) -> list[Measurement]:
@@ -117,7 +121,8 @@ def mine_pixels(subject: Subject, context: Context) -> list[Measurement]:
     x, y = colocated_patches(plain, _encrypt(subject, context, plain), budget.patch, per_image, context.seed)
     x, y = x.flatten(0, 1)[: budget.mine_pairs], y.flatten(0, 1)[: budget.mine_pairs]
     value, mine = _mine(x, y, context)
-    setting = {"pairs": int(x.shape[0]), "patch": budget.patch, "images": int(plain.shape[0]), "mine": mine}
+    setting = {"pairs": int(x.shape[0]), "patch": budget.patch, "images": int(plain.shape[0]), "mine": mine,
+               **({"note": mine["note"]} if "note" in mine else {})}
     return [Measurement("mine_pixels", value, "bits", "higher", setting)]
 
 
@@ -159,7 +164,7 @@ def mine_embeddings(subject: Subject, context: Context) -> list[Measurement]:
     x, y = encoder.embed(plain), encoder.embed(cipher)
     value, mine = _mine(x, y, context)
     setting = {"pairs": int(plain.shape[0]), "crop": budget.size, "encoder": label, "pretrained": encoder.pretrained,
-               "dim": encoder.dim, "mine": mine}
+               "dim": encoder.dim, "mine": mine, **({"note": mine["note"]} if "note" in mine else {})}
     return [Measurement("mine_embeddings", value, "bits", "higher", setting)]
 
 
