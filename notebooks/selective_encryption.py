@@ -266,7 +266,12 @@ shown.pivot_table(index=["source", "n"], columns="estimator", values="estimate",
 # level where k runs diverged, left out of its mean. Whether a run diverged is judged on the
 # training value of the estimator's *own* bound: an InfoNCE critic is defined only up to a shift
 # c(y) that InfoNCE ignores, so its Donsker–Varadhan value can sit far below zero at n = 0 (where
-# the clear part equals the image and InfoNCE is at its ceiling) without anything having exploded. What the
+# the clear part equals the image and InfoNCE is at its ceiling) without anything having exploded.
+# (Judged on DV, two InfoNCE runs at n = 0 were stopped as "diverged" at epochs 3–4; judged on
+# InfoNCE itself, every run trains.) At n = 0 the question is not well posed for a neural bound:
+# every patch is unique, so the MI of a patch with itself is as large as the critic can make it —
+# DV and MINE keep growing with training, SMILE's clip and InfoNCE's log K cap it — and the value
+# at n = 0 describes the estimator more than the leak. What the
 # numbers say about the two claims:
 
 # %%
