@@ -40,7 +40,11 @@
 # entropy, local entropy, |r|, χ², NPCR/UACI, key sensitivity, the games), otherwise against the
 # pad's own values over the seeds, each with the attacker it assumes. The verdict is `leaks`,
 # `random`, or `inconclusive` when even the controls are not told apart at this budget — which says
-# the criterion cannot judge, never that a scheme is secure. Section 2 keeps the older view: a
+# the criterion cannot judge, never that a scheme is secure. Two choices of ours: NPCR and UACI pool
+# every image and channel of a seed into one test of N·C·H·W samples (Wu et al.'s formulas are for
+# one pair of images of n samples; pooling keeps one test per seed instead of N), and the changed
+# image is encrypted as a message of its own, as a chosen-plaintext attacker would get it; the χ²
+# test of the histogram is two-sided, so a histogram too flat to be random fails too. Section 2 keeps the older view: a
 # **leak score** per measurement, the mean over seeds rescaled across the schemes of this run (0
 # leaks least, 1 most), relative to the schemes compared and blind to noise.
 #
