@@ -134,7 +134,10 @@ if not failed.empty:
 
 # %%
 def p_text(p):
-    """An adjusted p-value as text: below 1e-15 a double cannot say how far below, so it says so."""
+    """An adjusted p-value as text: below 1e-15 a double cannot say how far below, so it says so;
+    none for a threshold verdict (the declared key space)."""
+    if p != p:
+        return "none (a threshold)"
     return "<1e-15" if p < 1e-15 else f"{p:.1g}"
 
 
