@@ -276,10 +276,7 @@ def estimate_mi(
                    epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
                    activation=activation, ema_decay=ema_decay, test_fraction=test_fraction, test_shuffles=test_shuffles,
                    standardize=standardize)
-    result = _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options)[0]
-    if result.diverged is not None:
-        raise MineDivergenceError(result.diverged)
-    return result
+    return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options, single=True)[0]
 
 
 def _pairs(pairs: Any, single: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -349,10 +346,15 @@ def estimate_mi_many(
 
 
 def _estimate(pairs: Sequence[tuple[Any, Any]], samples: list[tuple[torch.Tensor, torch.Tensor]],
-              seeds: list[int | None], device: Any, progress: bool, options: dict[str, Any]) -> list[MineResult]:
+              seeds: list[int | None], device: Any, progress: bool, options: dict[str, Any],
+              single: bool = False) -> list[MineResult]:
+    """The ensemble's results; ``single`` (one pair asked for) raises :class:`MineDivergenceError` if it diverged."""
     if device is None:
         first = pairs[0][0]
         device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     n, dim_x, dim_y = samples[0][0].shape[0], samples[0][0].shape[1], samples[0][1].shape[1]
     configs = [MineConfig(seed=seed, device=device, dim_x=dim_x, dim_y=dim_y, n=n, **options) for seed in seeds]
-    return train_ensemble(configs, samples, boolean(progress, "progress"))
+    results = train_ensemble(configs, samples, boolean(progress, "progress"))
+    if single and results[0].diverged is not None:
+        raise MineDivergenceError(results[0].diverged)
+    return results
