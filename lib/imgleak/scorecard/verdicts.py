@@ -161,8 +161,8 @@ def _attack_usable(table: pd.DataFrame, criterion: str, alpha: float) -> bool:
     if len(shared) == 0:
         return True
     gap = (values[shared] - baselines[shared]).to_numpy(float)
-    if len(gap) < 2:
-        return bool(gap[0] > 0.05)
+    if len(gap) < 2:  # one seed: no test (the caller already calls such a criterion inconclusive)
+        return False
     if gap.std() == 0:
         return bool(gap.mean() > 0)
     return float(stats.ttest_1samp(gap, 0.0, alternative="greater").pvalue) < alpha
@@ -212,9 +212,8 @@ def _judge(table: pd.DataFrame, scheme: str, criterion: str, rows: pd.DataFrame)
     same = table[table["criterion"] == criterion]
     pad = same[same["scheme"] == PAD]["value"].dropna().to_numpy(float)
     identity = same[same["scheme"] == IDENTITY]["value"].dropna().to_numpy(float)
-    mean = float(rows["value"].mean())
     if len(pad) and len(identity) and float(identity.mean()) != float(pad.mean()):
-        row["effect"] = (mean - float(pad.mean())) / (float(identity.mean()) - float(pad.mean()))
+        row["effect"] = (row["mean"] - float(pad.mean())) / (float(identity.mean()) - float(pad.mean()))
     if criterion in THRESHOLDS:
         return row
     row["p_value"], how = _raw_p(rows, pad, leaks_more)
