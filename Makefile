@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with only python3:
-#   make book   - execute every chapter (PROFILE=default) and build _build/html
+#   make book   - execute every chapter (PROFILE=default), side by side (JOBS=cores), and build _build/html
 #   make test   - run the test suite
 # Both install from requirements.lock (exact versions with hashes, Linux x86_64, CPython 3.11).
 #   make lock         - regenerate requirements.lock from pyproject.toml (uv pip compile)
@@ -9,6 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
 CHAPTER ?=
+JOBS ?=
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LOCK_PYTHON := 3.11
@@ -31,7 +32,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	$(BIN)/imgleak book --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER))
+	$(BIN)/imgleak book --profile $(PROFILE) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(JOBS),--jobs $(JOBS))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imgleak import book, cli
+from imgleak import book, book_jobs, cli
 from imgleak.book import BookError
 
 CHAPTER_SOURCE = '''# ---
@@ -218,3 +218,112 @@ def test_a_failing_cell_fails_the_build_and_shows_the_cell(tmp_path: Path, capsy
     assert not (root / "book" / "chapters" / "a.ipynb").exists()  # nothing half-built is kept as a chapter
     assert (root / "_build" / "failed" / "a.ipynb").is_file()
     assert not (root / "_build" / "html").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("chapters: [\n", r"quick.yaml is not valid YAML \(line \d+, column \d+\)"),
+    ("chapters: [a]\n", r"'chapters' must map chapter names to their parameters, got list"),
+    ("timeout: soon\n", r"'timeout' must be a whole number of seconds per cell \(>= 1\), got 'soon'"),
+    ("- a\n- b\n", r"quick.yaml must be a mapping with the keys chapters, env, timeout; got list"),
+    ("chapters:\n  a: [1, 2]\n", r"chapter 'a' must map to parameters \(name: value, or \{\}\), got list \[1, 2\]"),
+    ("env: [A, B]\n", r"'env' must map variable names to values"),
+    ("timeout: 0\n", r"'timeout' must be a whole number"),
+])
+def test_a_malformed_profile_is_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
+    root = make_project(tmp_path, {"a": "pass"}, text)
+    with pytest.raises(BookError, match=message):
+        book.load_profile(root, "quick")
+
+
+@pytest.mark.parametrize("text, message", [("chapters: [\n", r"_toc.yml is not valid YAML"),
+                                           ("- a\n", r"_toc.yml must be a mapping")])
+def test_a_malformed_toc_is_refused_by_name(tmp_path: Path, text: str, message: str, capsys) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    (root / "_toc.yml").write_text(text)
+    with pytest.raises(BookError, match=message):
+        book.chapter_names(root)
+    assert cli.main(["book", "--root", str(root), "--profile", "quick"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_one_chapter_without_html_executes_that_chapter_alone(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass", "b": "pass", "c": "pass"})
+    _, runs = book.build_book(root, "quick", chapter="b", html=False, log=quiet)
+    assert fake_execution == [("b", {})]
+    assert [(r.name, r.executed) for r in runs] == [("a", False), ("b", True), ("c", False)]
+    book.build_book(root, "quick", chapter="b", log=quiet)  # with the HTML, the never-executed ones are needed
+    assert [c[0] for c in fake_execution] == ["b", "a", "c"]
+
+
+def test_a_failing_chapter_does_not_stop_the_others(tmp_path: Path, fake_execution,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path, {"a": "pass", "b": "pass", "c": "pass"})
+    recorder = book.execute_chapter
+
+    def execute(root, name, parameters, profile, chapter_hash):
+        if name == "b":
+            raise BookError("chapter 'b' failed while executing: boom")
+        recorder(root, name, parameters, profile, chapter_hash)
+
+    monkeypatch.setattr(book, "execute_chapter", execute)
+    monkeypatch.setattr(book, "build_html", lambda root: pytest.fail("the HTML was built over a failed chapter"))
+    with pytest.raises(BookError, match=r"(?s)1 chapter\(s\) failed: b; the others are executed; the HTML is not "
+                                        r"built.*boom"):
+        book.build_book(root, "quick", log=quiet)
+    assert [c[0] for c in fake_execution] == ["a", "c"]
+    summary = json.loads((root / "_build" / "build_summary.json").read_text())
+    assert [(c["name"], c["executed"], c["error"] is not None) for c in summary["chapters"]] == [
+        ("a", True, False), ("b", False, True), ("c", True, False)]
+    assert "FAILED" in (root / "_build" / "build_summary.md").read_text()
+
+
+def test_jobs_must_be_a_positive_whole_number(tmp_path: Path, fake_execution) -> None:
+    root = make_project(tmp_path, {"a": "pass"})
+    for jobs in (0, -1, 1.5, True):
+        with pytest.raises(BookError, match="jobs must be a whole number >= 1"):
+            book.build_book(root, "quick", jobs=jobs, log=quiet)
+
+
+def test_slow_cells_come_from_papermill_durations(tmp_path: Path) -> None:
+    cells = [{"source": "a = 1", "metadata": {"papermill": {"duration": 0.5}}},
+             {"source": "b = train()\nmore", "metadata": {"papermill": {"duration": 42.04}}},
+             {"source": "c = plot()", "metadata": {"papermill": {"duration": 12.0}}},
+             {"source": "# markdown", "metadata": {}}]
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": cells}))
+    assert book_jobs.slow_cells(tmp_path / "n.ipynb", threshold=10) == [
+        {"cell": 1, "seconds": 42.0, "source": "b = train()"}, {"cell": 2, "seconds": 12.0, "source": "c = plot()"}]
+    assert book_jobs.slow_cells(tmp_path / "missing.ipynb") == []
+
+
+def test_jobs_run_longest_first_and_report_failures(tmp_path: Path) -> None:
+    import os
+    import sys
+    lines: list[str] = []
+    jobs = [book_jobs.Job(name, {}, [sys.executable, "-c", code], dict(os.environ), tmp_path / f"{name}.log")
+            for name, code in [("short", "print('ok')"), ("long", "print('ok')"),
+                               ("bad", "import sys; print(\"chapter 'bad' failed: no\"); sys.exit(1)")]]
+    runs = book_jobs.run_jobs(jobs, 1, log=lines.append, expected={"long": 100.0, "short": 1.0})
+    assert [line.split("]")[0] for line in lines if "executing" in line] == ["[long", "[short", "[bad"]
+    assert [(r.name, r.executed) for r in runs] == [("short", True), ("long", True), ("bad", False)]
+    assert runs[2].error == "chapter 'bad' failed: no" and runs[0].cpu_seconds > 0
+
+
+# The tests below start a real kernel (a few seconds each).
+
+def test_chapters_side_by_side_execute_in_child_processes(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"a": "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])",
+                                   "b": "raise ValueError('boom in b')", "c": "x = value * 2"})
+    lines: list[str] = []
+    with pytest.raises(BookError, match=r"(?s)1 chapter\(s\) failed: b.*ValueError: boom in b"):
+        book.build_book(root, "quick", jobs=3, log=lines.append, html=False)
+    assert any("3 side by side with" in line for line in lines)
+    executed = json.loads((root / book.CHAPTERS_DIR / "a.ipynb").read_text())
+    last = "".join(executed["cells"][-1]["source"])
+    assert last.startswith("## Reproduce this page") and "imgleak book --profile quick --chapter a\n" in last
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert f"threads {book_jobs.share_threads(3)}" in printed
+    assert (root / book.CHAPTERS_DIR / "c.ipynb").is_file() and not (root / book.CHAPTERS_DIR / "b.ipynb").exists()
+    assert "boom in b" in (root / "_build" / "logs" / "b.log").read_text()
+    summary = json.loads((root / "_build" / "build_summary.json").read_text())
+    assert {c["name"]: c["executed"] for c in summary["chapters"]} == {"a": True, "b": False, "c": True}
+    assert all(c["cpu_seconds"] > 0 for c in summary["chapters"])

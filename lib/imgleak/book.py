@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import re
+import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +32,8 @@ from typing import Any, Iterable
 import yaml
 
 import imgleak
+from imgleak.book_jobs import ChapterRun, Job, available_cores, previous_seconds, run_jobs, share_threads, slow_cells
+from imgleak.book_jobs import summary_table, thread_environment, write_summary
 from imgleak.provenance import LOCK_FILE, lock_record
 
 CHAPTERS_DIR = Path("book") / "chapters"
@@ -54,16 +58,6 @@ class Profile:
     timeout: int = 1800
 
 
-@dataclass
-class ChapterRun:
-    """What happened to one chapter in a run of the pipeline."""
-
-    name: str
-    parameters: dict[str, Any]
-    executed: bool
-    seconds: float
-
-
 def project_root(root: str | os.PathLike | None = None) -> Path:
     """The book's root folder (holding ``_config.yml`` and ``_toc.yml``); default: the current folder."""
     path = Path(root) if root is not None else Path.cwd()
@@ -86,7 +80,10 @@ def _toc_files(node: Any) -> Iterable[str]:
 
 def chapter_names(root: Path) -> list[str]:
     """The chapters listed in ``_toc.yml``, in order (entries under ``book/chapters/``)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    toc = _read_yaml(root / "_toc.yml")
+    if not isinstance(toc, dict):
+        raise BookError(f"{root / '_toc.yml'} must be a mapping (format: jb-book, root: ..., chapters: [...]), "
+                        f"got {type(toc).__name__}")
     prefix = CHAPTERS_DIR.as_posix() + "/"
     names = [Path(f).stem for f in _toc_files(toc) if f.startswith(prefix)]
     for name in names:
@@ -95,22 +92,59 @@ def chapter_names(root: Path) -> list[str]:
     return names
 
 
+def _read_yaml(path: Path) -> Any:
+    """``path`` parsed as YAML; a syntax error is a :class:`BookError` naming the file, line and problem."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise BookError(f"{path} is not valid YAML{where}: {getattr(err, 'problem', None) or err}") from None
+
+
+def _profile_chapters(path: Path, chapters: Any) -> dict[str, dict[str, Any]]:
+    if chapters is None:
+        return {}
+    if not isinstance(chapters, dict):
+        raise BookError(f"{path}: 'chapters' must map chapter names to their parameters, got {type(chapters).__name__}")
+    bad = {k: v for k, v in chapters.items() if not isinstance(k, str) or not isinstance(v, (dict, type(None)))}
+    if bad:
+        name, value = next(iter(bad.items()))
+        raise BookError(f"{path}: chapter {name!r} must map to parameters (name: value, or {{}}), "
+                        f"got {type(value).__name__} {value!r}")
+    return {k: dict(v or {}) for k, v in chapters.items()}
+
+
+def _profile_env(path: Path, env: Any) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, dict) or any(isinstance(v, (dict, list)) for v in env.values()):
+        raise BookError(f"{path}: 'env' must map variable names to values (e.g. HF_HUB_OFFLINE: \"1\"), got {env!r}")
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _profile_timeout(path: Path, timeout: Any) -> int:
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise BookError(f"{path}: 'timeout' must be a whole number of seconds per cell (>= 1), got {timeout!r}")
+    return timeout
+
+
 def load_profile(root: Path, name: str) -> Profile:
-    """Read ``book/profiles/<name>.yaml``."""
+    """Read ``book/profiles/<name>.yaml``; a malformed one is a :class:`BookError` naming the file and the key."""
     path = root / PROFILES_DIR / f"{name}.yaml"
     if not path.is_file():
         available = sorted(p.stem for p in (root / PROFILES_DIR).glob("*.yaml"))
         raise BookError(f"unknown profile {name!r}; available: {', '.join(available) or 'none'}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BookError(f"{path} must be a mapping with the keys chapters, env, timeout; got {type(data).__name__}")
     unknown = set(data) - {"chapters", "env", "timeout"}
     if unknown:
-        raise BookError(f"{path}: unknown keys {sorted(unknown)} (allowed: chapters, env, timeout)")
-    return Profile(
-        name=name,
-        chapters={k: dict(v or {}) for k, v in (data.get("chapters") or {}).items()},
-        env={k: str(v) for k, v in (data.get("env") or {}).items()},
-        timeout=int(data.get("timeout", 1800)),
-    )
+        raise BookError(f"{path}: unknown keys {sorted(map(str, unknown))} (allowed: chapters, env, timeout)")
+    return Profile(name=name, chapters=_profile_chapters(path, data.get("chapters")),
+                   env=_profile_env(path, data.get("env")), timeout=_profile_timeout(path, data.get("timeout", 1800)))
 
 
 def to_notebook(source: Path, destination: Path) -> None:
@@ -176,6 +210,43 @@ def _describe_failure(name: str, error: Exception, kept: Path) -> str:
     return "\n".join(lines)
 
 
+def source_commit(root: Path) -> str | None:
+    """The git commit checked out at ``root``, with ``+changes`` when tracked files differ from it (no git: ``None``)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if status.stdout.strip() else "")
+
+
+def reproduce_command(name: str, profile: Profile, parameters: dict[str, Any]) -> str:
+    """The ``imgleak book`` command that executes chapter ``name`` with ``parameters`` under ``profile``.
+
+    >>> reproduce_command("a", Profile("quick", {"a": {"seed": 1}}), {"seed": 1, "levels": [0, 8]})
+    "imgleak book --profile quick --chapter a -p levels '[0, 8]'"
+    """
+    base = profile.chapters.get(name, {})
+    changed = {k: v for k, v in parameters.items() if k not in base or base[k] != v}
+    options = "".join(f" -p {k} {shlex.quote(yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix(chr(10) + '...'))}"
+                      for k, v in changed.items())
+    return f"imgleak book --profile {profile.name} --chapter {name}{options}"
+
+
+def reproduce_text(name: str, record: dict[str, Any], profile: Profile) -> str:
+    """The markdown that ends every executed chapter: the command, commit and lock that produced it."""
+    lock = record["lock"]
+    commit = record["commit"] or "unknown (not a git checkout)"
+    digest = f"`{LOCK_FILE}` sha256 `{lock['sha256'][:16]}`" if lock.get("sha256") else f"no `{LOCK_FILE}`"
+    differ = f", {len(lock['mismatches'])} package(s) not at the locked version" if lock.get("mismatches") else ""
+    return ("## Reproduce this page\n\n"
+            f"This page was executed by\n\n```bash\n{reproduce_command(name, profile, record['parameters'])}\n```\n\n"
+            f"at commit `{commit}` with {digest}{differ}, profile `{profile.name}` "
+            f"(`book/profiles/{profile.name}.yaml`). From a clone at that commit, `make install` installs the lock and "
+            "the command above executes this chapter again; the download button above gives the executed notebook.")
+
+
 def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: Profile, chapter_hash: str) -> None:
     """Convert and execute one chapter into ``book/chapters/<name>.ipynb`` (replaced only on success)."""
     import nbformat
@@ -213,8 +284,11 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: 
             os.environ.clear()
             os.environ.update(old_environ)
         notebook = nbformat.read(executed, as_version=4)
-        notebook.metadata["imgleak"] = {"hash": chapter_hash, "profile": profile.name, "parameters": parameters,
-                                        "lock": lock_record()}
+        record = {"hash": chapter_hash, "profile": profile.name, "parameters": parameters, "lock": lock_record(),
+                  "commit": source_commit(root)}
+        notebook.metadata["imgleak"] = record
+        notebook.cells.append(nbformat.v4.new_markdown_cell(reproduce_text(name, record, profile),
+                                                            metadata={"tags": ["reproduce"]}))
         nbformat.write(notebook, executed)
         shutil.move(executed, output)
 
@@ -269,6 +343,110 @@ def _book_overrides(root: Path, names: list[str], overrides: dict[str, Any]) -> 
     return {name: {k: v for k, v in overrides.items() if k in declared[name]} for name in names}
 
 
+@dataclass(frozen=True)
+class _Planned:
+    name: str
+    parameters: dict[str, Any]
+    hash: str
+    execute: bool
+    note: str = ""
+
+
+def _plan(root: Path, names: list[str], settings: Profile, chapter: str | None, overrides: dict[str, Any],
+          force: bool, html: bool) -> list[_Planned]:
+    """Which chapters execute, with which parameters: stale selected ones, and (for the HTML) any never executed."""
+    per_chapter = _book_overrides(root, names, overrides) if chapter is None and overrides else {}
+    library = _library_digest()
+    plan = []
+    for name in names:
+        output = root / CHAPTERS_DIR / f"{name}.ipynb"
+        selected = chapter is None or name == chapter
+        parameters = {**settings.chapters.get(name, {}), **(per_chapter.get(name, overrides) if selected else {})}
+        chapter_hash = content_hash(root / SOURCES_DIR / f"{name}.py", parameters, library)
+        stale = recorded_hash(output) != chapter_hash
+        if selected:
+            plan.append(_Planned(name, parameters, chapter_hash, force or stale, "up to date"))
+        elif not output.is_file() and html:
+            plan.append(_Planned(name, parameters, chapter_hash, True, "never executed; the HTML needs it"))
+        else:
+            plan.append(_Planned(name, parameters, chapter_hash, False,
+                                 "not executed yet (--chapter without the HTML)" if not output.is_file() else
+                                 "up to date" if not stale else "kept (not selected; rerun without --chapter to refresh)"))
+    return plan
+
+
+def run_child(payload: str) -> int:
+    """Entry point of a chapter's child process (``--jobs``): execute the chapter the JSON file ``payload``
+    names; a :class:`BookError` is printed (the parent reads it from the log) and gives status 1."""
+    job = json.loads(Path(payload).read_text())
+    root = Path(job["root"])
+    try:
+        execute_chapter(root, job["name"], job["parameters"], load_profile(root, job["profile"]), job["hash"])
+    except BookError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _child_job(root: Path, item: _Planned, settings: Profile, workers: int) -> Job:
+    logs = root / "_build" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    payload = logs / f"{item.name}.job.json"
+    payload.write_text(json.dumps({"root": str(root), "name": item.name, "parameters": item.parameters,
+                                   "profile": settings.name, "hash": item.hash}, default=str))
+    command = [sys.executable, "-c", "import sys; from imgleak.book import run_child; sys.exit(run_child(sys.argv[1]))",
+               str(payload)]
+    return Job(item.name, item.parameters, command, {**os.environ, **thread_environment(workers)}, logs / f"{item.name}.log")
+
+
+def _execute_here(root: Path, item: _Planned, settings: Profile, log) -> ChapterRun:
+    """Execute one chapter in this process (``jobs=1``): wall and CPU seconds (this process and the kernel)."""
+    log(f"[{item.name}] executing with profile {settings.name!r}, parameters {item.parameters}")
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    start = time.perf_counter()
+    error = None
+    try:
+        execute_chapter(root, item.name, item.parameters, settings, item.hash)
+    except BookError as failure:
+        error = str(failure)
+        log(f"[{item.name}] FAILED: {error}")
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    run = ChapterRun(item.name, item.parameters, error is None, time.perf_counter() - start, cpu, error)
+    if error is None:
+        log(f"[{item.name}] done in {run.seconds:.1f} s ({run.cpu_seconds:.0f} s CPU)")
+    return run
+
+
+def _execute_plan(root: Path, plan: list[_Planned], settings: Profile, jobs: int, log) -> list[ChapterRun]:
+    """Execute the planned chapters (side by side with ``jobs`` > 1); every chapter gets a :class:`ChapterRun`."""
+    todo = [item for item in plan if item.execute]
+    for item in plan:
+        if not item.execute:
+            log(f"[{item.name}] {item.note}")
+    workers = min(jobs, len(todo))
+    if workers > 1:
+        log(f"executing {len(todo)} chapters, {workers} side by side with {share_threads(workers)} thread(s) each")
+        done = run_jobs([_child_job(root, item, settings, workers) for item in todo], workers, log=log,
+                        expected=previous_seconds(root / "_build"))
+    else:
+        done = [_execute_here(root, item, settings, log) for item in todo]
+    by_name = {run.name: run for run in done}
+    runs = [by_name.get(item.name) or ChapterRun(item.name, item.parameters, False, 0.0) for item in plan]
+    for run in runs:
+        if run.executed:
+            run.slow_cells = slow_cells(root / CHAPTERS_DIR / f"{run.name}.ipynb")
+    return runs
+
+
+def _check_jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return available_cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BookError(f"jobs must be a whole number >= 1 (chapters executed side by side), got {jobs!r}")
+    return jobs
+
+
 def build_book(
     root: str | os.PathLike | None = None,
     profile: str = "default",
@@ -277,27 +455,50 @@ def build_book(
     force: bool = False,
     log=print,
     html: bool = True,
+    jobs: int | None = 1,
 ) -> tuple[Path | None, list[ChapterRun]]:
     """Execute the chapters that need it and build the HTML book; return ``index.html`` and what ran.
 
-    ``chapter`` restricts (re-)execution to one chapter; the others are executed only if they
-    have never been executed. ``overrides`` replace profile parameters of the executed chapters;
-    without ``chapter`` each chapter takes the overrides it declares (``device`` goes to the
-    chapters that have one) and a name that no chapter declares is an error. ``html=False``
-    executes the chapters into ``book/chapters`` without building the HTML (index ``None``):
-    for a machine without Sphinx, e.g. a GPU box.
+    ``chapter`` restricts (re-)execution to one chapter; with ``html`` the others are executed
+    only if they have never been (the HTML needs them), without it not at all. ``overrides``
+    replace profile parameters of the executed chapters; without ``chapter`` each chapter takes
+    the overrides it declares (``device`` goes to the chapters that have one) and a name that no
+    chapter declares is an error. ``html=False`` executes into ``book/chapters`` without building
+    the HTML (index ``None``): for a machine without Sphinx, e.g. a GPU box. ``jobs`` chapters run
+    side by side in child processes (``None``: one per core), each with its share of the cores'
+    threads and its output in ``_build/logs/<chapter>.log``. A chapter that fails does not stop the
+    others; the HTML is then not built and a :class:`BookError` names every failure. Each run writes
+    ``_build/build_summary.{json,md}`` (wall and CPU seconds per chapter and slow cell).
     """
     root = project_root(root)
     names = chapter_names(root)
     settings = load_profile(root, profile)
+    jobs = _check_jobs(jobs)
     unknown_chapters = set(settings.chapters) - set(names)
     if unknown_chapters:
         raise BookError(f"profile {profile!r} sets parameters for unknown chapter(s) {sorted(unknown_chapters)}")
     if chapter is not None and chapter not in names:
         raise BookError(f"unknown chapter {chapter!r}; chapters: {', '.join(names)}")
-    overrides = dict(overrides or {})
-    per_chapter = _book_overrides(root, names, overrides) if chapter is None and overrides else {}
-    library = _library_digest()
+    _log_lock(log)
+    plan = _plan(root, names, settings, chapter, dict(overrides or {}), force, html)
+    start = time.perf_counter()
+    runs = _execute_plan(root, plan, settings, jobs, log)
+    wall = time.perf_counter() - start
+    summary = write_summary(root / "_build", runs, wall, {"profile": profile, "jobs": jobs, "cores": available_cores()})
+    log(summary_table(runs, wall) + f"\n(build summary: {summary})")
+    failed = [run for run in runs if run.error]
+    if failed:
+        raise BookError(f"{len(failed)} chapter(s) failed: {', '.join(r.name for r in failed)}; "
+                        + ("the others are executed; the HTML is not built.\n\n" if html else "the others are executed.\n\n")
+                        + "\n\n".join(r.error for r in failed))
+    if not html:
+        log(f"executed chapters are in {root / CHAPTERS_DIR}; HTML not built (html=False)")
+        return None, runs
+    log("building the HTML book with jupyter-book")
+    return build_html(root), runs
+
+
+def _log_lock(log) -> None:
     lock = lock_record()
     if lock["sha256"] is None:
         log(f"no {LOCK_FILE} beside the library: the chapters record the installed versions only")
@@ -305,27 +506,3 @@ def build_book(
         log(f"dependencies: {LOCK_FILE} sha256 {lock['sha256'][:12]}, "
             + (f"{len(lock['mismatches'])} package(s) not at the locked version: {'; '.join(lock['mismatches'][:5])}"
                if lock["mismatches"] else "every package at its locked version"))
-    runs = []
-    for name in names:
-        output = root / CHAPTERS_DIR / f"{name}.ipynb"
-        selected = chapter is None or name == chapter
-        chosen = per_chapter.get(name, overrides) if selected else {}
-        parameters = {**settings.chapters.get(name, {}), **chosen}
-        chapter_hash = content_hash(root / SOURCES_DIR / f"{name}.py", parameters, library)
-        stale = recorded_hash(output) != chapter_hash
-        needed = not output.is_file() or (selected and (force or stale))
-        if not needed:
-            log(f"[{name}] up to date" if not stale else f"[{name}] kept (not selected; rerun without --chapter to refresh)")
-            runs.append(ChapterRun(name, parameters, executed=False, seconds=0.0))
-            continue
-        log(f"[{name}] executing with profile {profile!r}, parameters {parameters}")
-        start = time.perf_counter()
-        execute_chapter(root, name, parameters, settings, chapter_hash)
-        runs.append(ChapterRun(name, parameters, executed=True, seconds=time.perf_counter() - start))
-        log(f"[{name}] done in {runs[-1].seconds:.1f} s")
-    if not html:
-        log(f"executed chapters are in {root / CHAPTERS_DIR}; HTML not built (html=False)")
-        return None, runs
-    log("building the HTML book with jupyter-book")
-    index = build_html(root)
-    return index, runs

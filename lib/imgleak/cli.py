@@ -24,7 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="execute even chapters that are up to date")
     book.add_argument("--root", help="the book's root folder (default: the current folder)")
     book.add_argument("--no-html", action="store_true",
-                      help="execute the chapters into book/chapters without building the HTML (no Sphinx needed)")
+                      help="execute the chapters into book/chapters without building the HTML (no Sphinx needed); "
+                           "with --chapter, that chapter alone")
+    book.add_argument("--jobs", type=int, default=None, metavar="N",
+                      help="chapters executed side by side, each with its share of the cores' threads "
+                           "(default: one per core); output per chapter in _build/logs/")
     _evaluate_parser(commands)
     return parser
 
@@ -107,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))  # exits with status 2, as argparse does for bad arguments
     try:
-        index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force, html=not args.no_html)
+        index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force, html=not args.no_html,
+                              jobs=args.jobs)
     except BookError as error:
         print(f"imgleak book: {error}", file=sys.stderr)
         return 1
