@@ -80,6 +80,7 @@ from IPython.display import Markdown, display
 
 from imgleak.experiments import attacks as ax
 from imgleak import keys, plots
+from imgleak.cache import cached
 
 key = keys.Key.from_seed(seed)
 data = ax.load_data(dataset, n_train, n_test, n_val=n_val, size=crop_size, test_photos=test_photos, max_side=max_side,
@@ -101,7 +102,7 @@ plots.image_grid(list(data.test[:6]), [data.classes[int(y)] for y in data.test_l
 # domain, see `imgleak.training`).
 
 # %%
-built = ax.build_schemes(data, schemes, key, etc_block=etc_block, tn_model=tn_model_settings,
+built = (ax.build_schemes if save_dir else cached(ax.build_schemes))(data, schemes, key, etc_block=etc_block, tn_model=tn_model_settings,
                          tn_gan=tn_gan_settings, save_dir=save_dir, seed=seed, device=device,
                          num_threads=num_threads)
 example = data.test[:1]
@@ -172,7 +173,7 @@ display(ax.scheme_statistics(data.test, encrypted_test).style.format(precision=3
 # training images and the *plain second half*, never a pair.
 
 # %%
-grid = ax.run_attacks(data, built.schemes, attacks, settings=attack_settings, seed=seed, device=device,
+grid = cached(ax.run_attacks)(data, built.schemes, attacks, settings=attack_settings, seed=seed, device=device,
                       num_threads=num_threads)
 references = ax.reference_scores(data)
 if threshold is None:

@@ -69,6 +69,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from imgleak import information, keys, plots
+from imgleak.cache import cached
 from imgleak.experiments import rvt as rx
 
 key = keys.Key.from_seed(seed)
@@ -181,7 +182,7 @@ plots.variant_rows_plot({v.label: v.encrypt(sample[:8], len(train)) for v in var
 # epochs, as in the paper.
 
 # %%
-grid = rx.accuracy_grid(train, test, variants, models, model_settings=model_settings,
+grid = cached(rx.accuracy_grid)(train, test, variants, models, model_settings=model_settings,
                         epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                         num_threads=num_threads, progress=True)
 print(f"best test accuracy (%) over {epochs} epochs, {len(train)} training images; "

@@ -64,6 +64,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from imgleak import images, keys, plots
+from imgleak.cache import cached
 from imgleak.ciphers import SelectiveEncryption
 from imgleak.mi import encoders as enc
 from imgleak.experiments import selective as sl
@@ -136,7 +137,7 @@ if not all(m.pretrained for m in models.values()):
 
 # %%
 clip_name = "clip-vit-b-32" if "clip-vit-b-32" in models else encoders[0]
-whole = sl.level_image_embeddings(models[clip_name], pictures, levels, key)
+whole = cached(sl.level_image_embeddings)(models[clip_name], pictures, levels, key)
 similarity = sl.embedding_similarity(whole, names, rounding_decimals)
 plots.similarity_plot(similarity, models[clip_name].description);
 floor = similarity.loc[similarity["n"] == max(levels), "rounded_mi_bits"].iloc[0]
@@ -159,7 +160,7 @@ print(f"rounded-feature MI at n = {max(levels)}: {floor:.3f} bits")
 
 # %%
 pixel_samples = sl.level_patches(pictures, levels, key, pixel_patch_size, pixel_patches_per_image, seed)
-pixel_runs = sl.mine_by_level(pixel_samples, levels, **mine_options)
+pixel_runs = cached(sl.mine_by_level)(pixel_samples, levels, **mine_options)
 pixel_curves = {n: r.test_curve_bits for n, r in pixel_runs.items()}
 plots.mine_curves_plot(pixel_curves, sl.relative_distance(pixel_curves),
                        f"MINE on flattened {pixel_patch_size}×{pixel_patch_size} pixel patches "
@@ -177,14 +178,14 @@ plots.mine_curves_plot(pixel_curves, sl.relative_distance(pixel_curves),
 
 # %%
 start = time.perf_counter()
-embeddings = sl.embed_level_patches(models, pictures, levels, key, 224, embedding_patches_per_image, seed,
+embeddings = cached(sl.embed_level_patches)(models, pictures, levels, key, 224, embedding_patches_per_image, seed,
                                     progress=False)
 pairs = len(embeddings[encoders[0]][0])
 print(f"embedded {pairs:,} patch pairs x {len(set(levels) | {0})} levels with {len(models)} encoder(s) "
       f"in {time.perf_counter() - start:.0f} s")
 embedding_runs = {}
 for name, model in models.items():
-    embedding_runs[name] = sl.mine_by_level(embeddings[name], levels, **mine_options)
+    embedding_runs[name] = cached(sl.mine_by_level)(embeddings[name], levels, **mine_options)
     curves = {n: r.test_curve_bits for n, r in embedding_runs[name].items()}
     plots.mine_curves_plot(curves, sl.relative_distance(curves),
                            f"MINE on {model.description} embeddings ({pairs:,} patch pairs)")
@@ -239,7 +240,7 @@ if estimator_pixel_patches_per_image not in (None, pixel_patches_per_image):
         "column differs from Fig. 4's values. Set `estimator_pixel_patches_per_image = None` to use the same pairs.\n:::"))
 sources = {"pixels": sweep_pixels, **embeddings}
 sweep = sl.EstimatorSweep.concat([
-    sl.estimator_sweep(samples, levels, estimators, seeds, source=source, options_by_estimator=own_options,
+    cached(sl.estimator_sweep)(samples, levels, estimators, seeds, source=source, options_by_estimator=own_options,
                        **sweep_options)
     for source, samples in sources.items()])
 sweep_table = sl.sweep_summary(sweep, confidence)

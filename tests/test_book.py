@@ -311,7 +311,7 @@ def test_jobs_run_longest_first_and_report_failures(tmp_path: Path) -> None:
 # The tests below start a real kernel (a few seconds each).
 
 def test_chapters_side_by_side_execute_in_child_processes(tmp_path: Path) -> None:
-    root = make_project(tmp_path, {"a": "import os\nprint('threads', os.environ['OMP_NUM_THREADS'])",
+    root = make_project(tmp_path, {"a": "import os\nprint('threads', os.environ['OMP_NUM_THREADS'], 'cache', os.environ['IMGLEAK_CACHE'])",
                                    "b": "raise ValueError('boom in b')", "c": "x = value * 2"})
     lines: list[str] = []
     with pytest.raises(BookError, match=r"(?s)1 chapter\(s\) failed: b.*ValueError: boom in b"):
@@ -321,9 +321,21 @@ def test_chapters_side_by_side_execute_in_child_processes(tmp_path: Path) -> Non
     last = "".join(executed["cells"][-1]["source"])
     assert last.startswith("## Reproduce this page") and "imgleak book --profile quick --chapter a\n" in last
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
-    assert f"threads {book_jobs.share_threads(3)}" in printed
+    assert f"threads {book_jobs.share_threads(3)} cache {root / '.cache' / 'imgleak'}" in printed
     assert (root / book.CHAPTERS_DIR / "c.ipynb").is_file() and not (root / book.CHAPTERS_DIR / "b.ipynb").exists()
     assert "boom in b" in (root / "_build" / "logs" / "b.log").read_text()
     summary = json.loads((root / "_build" / "build_summary.json").read_text())
     assert {c["name"]: c["executed"] for c in summary["chapters"]} == {"a": True, "b": False, "c": True}
     assert all(c["cpu_seconds"] > 0 for c in summary["chapters"])
+
+
+def test_clear_cache_empties_the_books_cache_first(tmp_path: Path, fake_execution, monkeypatch) -> None:
+    monkeypatch.delenv("IMGLEAK_CACHE", raising=False)
+    root = make_project(tmp_path, {"a": "pass"})
+    entry = root / ".cache" / "imgleak" / "entry"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("x")
+    book.build_book(root, "quick", log=quiet)
+    assert entry.exists()
+    book.build_book(root, "quick", fresh_cache=True, log=quiet)
+    assert not entry.exists() and book.book_cache(root) == root / ".cache" / "imgleak"

@@ -31,10 +31,10 @@ from typing import Any, Iterable
 
 import yaml
 
-import imgleak
 from imgleak.book_jobs import ChapterRun, Job, available_cores, previous_seconds, run_jobs, share_threads, slow_cells
 from imgleak.book_jobs import summary_table, thread_environment, write_summary
-from imgleak.provenance import LOCK_FILE, lock_record
+from imgleak.cache import CACHE_ENV, clear_cache
+from imgleak.provenance import LOCK_FILE, library_digest, lock_record
 
 CHAPTERS_DIR = Path("book") / "chapters"
 PROFILES_DIR = Path("book") / "profiles"
@@ -166,17 +166,6 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
-def _library_digest() -> str:
-    """Hash of the library's code, the data it ships (the papers' numbers in ``*.yaml``) and the
-    dependency lock's digest (new locked versions execute the chapters again)."""
-    digest = hashlib.sha256()
-    package = Path(imgleak.__file__).parent
-    for path in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    digest.update(str(lock_record()["sha256"]).encode())
-    return digest.hexdigest()
-
-
 def content_hash(source: Path, parameters: dict[str, Any], library_digest: str) -> str:
     """Hash of a chapter's source, its parameters and the library code it imports."""
     digest = hashlib.sha256()
@@ -247,6 +236,12 @@ def reproduce_text(name: str, record: dict[str, Any], profile: Profile) -> str:
             "the command above executes this chapter again; the download button above gives the executed notebook.")
 
 
+def book_cache(root: Path) -> Path:
+    """Where the chapters' expensive results are cached (:mod:`imgleak.cache`): ``.cache/imgleak`` under the root,
+    unless ``IMGLEAK_CACHE`` says otherwise."""
+    return Path(os.environ.get(CACHE_ENV) or root / ".cache" / "imgleak")
+
+
 def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: Profile, chapter_hash: str) -> None:
     """Convert and execute one chapter into ``book/chapters/<name>.ipynb`` (replaced only on success)."""
     import nbformat
@@ -267,7 +262,8 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: 
             )
         # The kernel inherits this process's environment; figures must use the inline backend
         # whatever MPLBACKEND the caller set for itself.
-        environment = {**os.environ, **profile.env, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        environment = {CACHE_ENV: str(book_cache(root)), **os.environ, **profile.env,
+                       "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         old_environ = dict(os.environ)
         os.environ.update(environment)
         try:
@@ -356,7 +352,7 @@ def _plan(root: Path, names: list[str], settings: Profile, chapter: str | None, 
           force: bool, html: bool) -> list[_Planned]:
     """Which chapters execute, with which parameters: stale selected ones, and (for the HTML) any never executed."""
     per_chapter = _book_overrides(root, names, overrides) if chapter is None and overrides else {}
-    library = _library_digest()
+    library = library_digest()
     plan = []
     for name in names:
         output = root / CHAPTERS_DIR / f"{name}.ipynb"
@@ -456,6 +452,7 @@ def build_book(
     log=print,
     html: bool = True,
     jobs: int | None = 1,
+    fresh_cache: bool = False,
 ) -> tuple[Path | None, list[ChapterRun]]:
     """Execute the chapters that need it and build the HTML book; return ``index.html`` and what ran.
 
@@ -468,7 +465,9 @@ def build_book(
     side by side in child processes (``None``: one per core), each with its share of the cores'
     threads and its output in ``_build/logs/<chapter>.log``. A chapter that fails does not stop the
     others; the HTML is then not built and a :class:`BookError` names every failure. Each run writes
-    ``_build/build_summary.{json,md}`` (wall and CPU seconds per chapter and slow cell).
+    ``_build/build_summary.{json,md}`` (wall and CPU seconds per chapter and slow cell). Embeddings,
+    trained networks and MI estimates are cached by content in :func:`book_cache` (a chapter
+    re-executed with another plotting parameter recomputes none of them); ``fresh_cache`` empties it first.
     """
     root = project_root(root)
     names = chapter_names(root)
@@ -480,6 +479,8 @@ def build_book(
     if chapter is not None and chapter not in names:
         raise BookError(f"unknown chapter {chapter!r}; chapters: {', '.join(names)}")
     _log_lock(log)
+    if fresh_cache and clear_cache(book_cache(root)):
+        log(f"emptied the cache {book_cache(root)}")
     plan = _plan(root, names, settings, chapter, dict(overrides or {}), force, html)
     start = time.perf_counter()
     runs = _execute_plan(root, plan, settings, jobs, log)

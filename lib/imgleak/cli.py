@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--no-html", action="store_true",
                       help="execute the chapters into book/chapters without building the HTML (no Sphinx needed); "
                            "with --chapter, that chapter alone")
+    book.add_argument("--clear-cache", action="store_true",
+                      help="empty the cache of embeddings, trained networks and MI estimates (.cache/imgleak) first")
     book.add_argument("--jobs", type=int, default=None, metavar="N",
                       help="chapters executed side by side, each with its share of the cores' threads "
                            "(default: one per core); output per chapter in _build/logs/")
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))  # exits with status 2, as argparse does for bad arguments
     try:
         index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force, html=not args.no_html,
-                              jobs=args.jobs)
+                              jobs=args.jobs, fresh_cache=args.clear_cache)
     except BookError as error:
         print(f"imgleak book: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from typing import Any
 LOCK_FILE = "requirements.lock"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
-__all__ = ["LOCK_FILE", "lock_path", "lock_pins", "lock_record"]
+__all__ = ["LOCK_FILE", "library_digest", "lock_path", "lock_pins", "lock_record"]
 
 
 def lock_path() -> Path | None:
@@ -67,3 +67,18 @@ def lock_record(path: Path | None = None) -> dict[str, Any]:
         if installed is None or installed.split("+")[0] != version.split("+")[0]:
             mismatches.append(f"{name}: installed {installed or 'nothing'}, locked {version}")
     return {"file": str(path), "sha256": hashlib.sha256(data).hexdigest(), "mismatches": mismatches}
+
+
+def library_digest() -> str:
+    """SHA-256 of the library's code, the data it ships (``*.yaml``) and the lock's digest: what a
+    result computed by imgleak depends on besides its inputs (new code or locked versions change it).
+
+    >>> len(library_digest())
+    64
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted([*package.rglob("*.py"), *package.rglob("*.yaml")]):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(str(lock_record()["sha256"]).encode())
+    return digest.hexdigest()
