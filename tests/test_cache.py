@@ -35,11 +35,13 @@ def test_off_without_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -
     assert len(calls) == 2 and cache.cache_dir() is None
 
 
-def test_equal_contents_share_an_entry_and_a_change_recomputes(folder: Path) -> None:
+def test_equal_contents_share_an_entry_and_a_change_recomputes(folder: Path, capsys) -> None:
     function, calls = counting(lambda x, scale=1: x * scale)
     first = cache.cached(function)(torch.arange(4.0), scale=2)
     again = cache.cached(function)(torch.arange(4.0), scale=2)  # another tensor, the same values
     assert torch.equal(first, again) and len(calls) == 1
+    said = capsys.readouterr().err.splitlines()
+    assert [line.split()[1] for line in said] == ["computed", "reused"] and said[0].split()[3] == said[1].split()[3]
     cache.cached(function)(torch.arange(4.0), scale=3)
     cache.cached(function)(torch.arange(4.0).double(), scale=2)  # same values, another dtype
     cache.cached(function)(torch.arange(4.0).reshape(2, 2), scale=2)

@@ -10,7 +10,8 @@ library version computes again; nothing else does.
 The cache is off unless the ``IMGLEAK_CACHE`` environment variable names a folder (``imgleak
 book`` sets ``.cache/imgleak`` under the book's root for its chapters). After each new entry the
 folder is cut back to ``IMGLEAK_CACHE_LIMIT`` (default ``4G``; joblib's size notation), least
-recently used entries first. :func:`clear_cache` empties it (``imgleak book --clear-cache``, or
+recently used entries first. Each call says on standard error whether it was ``computed`` or
+``reused`` (the book hides standard error; ``bench/book_reexecute.py`` reads it). :func:`clear_cache` empties it (``imgleak book --clear-cache``, or
 ``make clean``).
 
 >>> import os, tempfile, torch
@@ -30,6 +31,8 @@ import dataclasses
 import functools
 import os
 import shutil
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,9 +107,12 @@ def cached(function: Callable[..., T]) -> Callable[..., T]:
         compute = memory.cache(_compute, ignore=["function", "args", "kwargs"])
         key = content_key(function, *args, **kwargs)
         known = compute.check_call_in_cache(key, function, args, kwargs)
+        start = time.perf_counter()
         result = compute(key, function, args, kwargs)
         if not known:
             memory.reduce_size(bytes_limit=os.environ.get(LIMIT_ENV, DEFAULT_LIMIT))
+        print(f"[imgleak.cache] {'reused' if known else 'computed'} {function.__qualname__} {key[:12]} "
+              f"in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         return result
 
     return call
