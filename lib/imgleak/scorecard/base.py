@@ -88,15 +88,16 @@ class Budget:
     utility_epochs: int
     tn_epochs: int  # training of the TN-model / TN-GAN keys
     throughput_images: int
+    attack_batch: int = 32  # minibatch of the ITN and GAN attacks (small budgets need the optimiser steps)
 
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", images=4, size=32, mine_pairs=512, mine_epochs=3, patch=8, embedding_pairs=64,
-                    attack_train=48, attack_test=16, attack_epochs=1, gan_epochs=1, utility_train=200,
-                    utility_test=100, utility_epochs=1, tn_epochs=1, throughput_images=16),
+                    attack_train=128, attack_test=32, attack_epochs=4, gan_epochs=4, utility_train=200,
+                    utility_test=100, utility_epochs=1, tn_epochs=1, throughput_images=16, attack_batch=8),
     "default": Budget("default", images=16, size=64, mine_pairs=4000, mine_epochs=10, patch=8, embedding_pairs=512,
                       attack_train=256, attack_test=64, attack_epochs=4, gan_epochs=4, utility_train=1000,
-                      utility_test=500, utility_epochs=4, tn_epochs=4, throughput_images=128),
+                      utility_test=500, utility_epochs=4, tn_epochs=4, throughput_images=128, attack_batch=16),
     "paper": Budget("paper", images=100, size=96, mine_pairs=20000, mine_epochs=20, patch=16, embedding_pairs=4000,
                     attack_train=4000, attack_test=1000, attack_epochs=30, gan_epochs=50, utility_train=1400,
                     utility_test=397, utility_epochs=20, tn_epochs=20, throughput_images=1024),
