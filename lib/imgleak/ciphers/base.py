@@ -119,6 +119,9 @@ class KeyedCipher:
     label: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.cipher, type):
+            raise TypeError(f"cipher must be a cipher instance, got the class {self.cipher.__name__}: build it first, "
+                            f"e.g. {self.cipher.__name__}() or imgleak.ciphers.get(name)")
         if not isinstance(self.cipher, Cipher):
             raise TypeError(f"cipher must follow the imgleak Cipher interface, got {type(self.cipher).__name__}")
         if not self.label:
