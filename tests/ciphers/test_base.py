@@ -25,5 +25,5 @@ def test_keyed_cipher_refuses_a_class_and_says_how_to_build_it():
 
 
 def test_keyed_cipher_refuses_a_non_cipher():
-    with pytest.raises(TypeError, match="cipher must follow the imgleak Cipher interface, got int"):
+    with pytest.raises(TypeError, match=r"cipher must follow the imgleak Cipher interface \(imgleak.ciphers.base.Cipher\), got int"):
         KeyedCipher(5, None)
