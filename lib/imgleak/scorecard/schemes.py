@@ -212,14 +212,16 @@ def _encrypted(cipher: Cipher, x: torch.Tensor, key: Any, name: str) -> torch.Te
 
 
 def check_scheme(cipher: Cipher, name: str, shape: Sequence[int] = CHECK_SHAPE) -> None:
-    """Refuse a scheme that cannot be scored, with a ``ValueError`` naming the failed check: ``runs``,
-    ``tensor``, ``shape``, ``dtype``, ``device``, ``input kept`` (the plain images are not written to),
-    ``deterministic`` (one key, one output) or ``key`` (another key, another output).
+    """Refuse a scheme that cannot be scored, with a :class:`SchemeCheckError` (a ``ValueError``) naming the
+    failed check: ``make_key`` and ``describe`` (the method raised, or ``describe`` gave no str), ``runs``
+    (``encrypt`` raised), ``tensor``, ``shape``, ``dtype``, ``device``, ``input kept`` (the plain images
+    are not written to), ``deterministic`` (one key, one output) or ``key`` (another key, another
+    output). What is not a cipher instance at all is a ``TypeError``.
 
     >>> check_scheme(FunctionCipher(lambda x, key: x, "ignores_key"), "ignores_key")
     Traceback (most recent call last):
     ...
-    ValueError: scheme 'ignores_key' failed the 'key' check: two different keys gave the same output
+    imgleak.scorecard.schemes.SchemeCheckError: scheme 'ignores_key' failed the 'key' check: two different keys gave the same output
     """
     check_cipher(cipher, f"scheme {name!r}: cipher")
     shape = tuple(shape)
@@ -262,7 +264,7 @@ def user_subject(spec: str, shape: Sequence[int] = CHECK_SHAPE) -> Subject:
     >>> user_subject("imgleak.ciphers:Identity").cipher.name
     Traceback (most recent call last):
     ...
-    ValueError: scheme 'imgleak.ciphers:Identity' failed the 'key' check: two different keys gave the same output
+    imgleak.scorecard.schemes.SchemeCheckError: scheme 'imgleak.ciphers:Identity' failed the 'key' check: two different keys gave the same output
     """
     target = _import(spec)
     if isinstance(target, type):
