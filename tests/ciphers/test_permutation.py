@@ -107,3 +107,18 @@ def test_errors(device):
         RandomPermutation().encrypt(x, 42)
     with pytest.raises(ValueError, match="first_index"):
         RandomPermutation().decrypt(x, key, first_index=-1)
+
+
+def test_pixel_maps_match_permutations_and_refuse_bad_arguments_by_name():
+    cipher, key = RandomPermutation(), Key.from_seed(0)
+    assert torch.equal(cipher.pixel_maps(key, (1, 4, 4), n_images=2, first_index=3),
+                       cipher.permutations(key, 2, 16, first_index=3))
+    assert cipher.pixel_maps(key, (4, 4), n_images=0).shape == (0, 16)
+    for n_images in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"n_images must be a non-negative int, got {n_images!r}"):
+            cipher.pixel_maps(key, (1, 4, 4), n_images=n_images)
+    for shape in ("abc", (3,)):
+        with pytest.raises(ValueError, match=r"shape must be \(H, W\), \(C, H, W\) or \(N, C, H, W\)"):
+            cipher.pixel_maps(key, shape)
+    with pytest.raises(ValueError, match="n_pixels must be a positive int"):
+        cipher.permutations(key, 1, 0)

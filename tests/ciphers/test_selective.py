@@ -230,3 +230,17 @@ def test_first_index_continues_the_keystream_at_any_offset(device, bits):
     assert torch.equal(chunks, whole)
     assert torch.equal(cipher.encrypt(x, key)[1:], cipher.encrypt(x[1:], key, first_index=1))
     assert torch.equal(cipher.decrypt(whole, key, first_index=1), x)
+
+
+def test_first_index_is_checked_against_the_keystream_end_by_name():
+    """(3, 8, 8) images at 4 bits take 768 key bits each; the stream holds 2**41 bits: 2863311530 images."""
+    cipher, key = SelectiveEncryption(bits=4), Key.from_seed(0)
+    x = torch.randint(0, 256, (1, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    last = 2**41 // 768 - 1
+    y = cipher.encrypt(x, key, first_index=last)  # the last image the stream keys
+    assert torch.equal(cipher.decrypt(y, key, first_index=last), x)
+    with pytest.raises(ValueError, match=rf"first_index must be in \[0, {last}\] for 1 image\(s\) of \(3, 8, 8\) "
+                                         rf"at bits=4.*got first_index={last + 1}"):
+        cipher.encrypt(x, key, first_index=last + 1)
+    with pytest.raises(ValueError, match=r"first_index must be in \[0, .*got first_index=1099511627776"):
+        cipher.encrypt(x, key, first_index=2**40)

@@ -277,3 +277,12 @@ def test_embed_level_patches_embeds_the_colocated_patches() -> None:
     for n in (0, 3):
         assert torch.equal(out["r"][n], encoder.embed(patches[n]))
     assert torch.allclose(out["r"][8], encoder.embed(patches[8]), atol=1e-5)  # blank: embedded once, repeated
+
+
+@pytest.mark.parametrize("key", ["k", 3, None])
+def test_histogram_mi_and_clear_view_refuse_a_key_that_is_not_a_key(key):
+    image = torch.zeros(1, 4, 4, dtype=torch.uint8)
+    with pytest.raises(TypeError, match=f"key must be an imgleak Key \\(Key.from_seed, Key.generate\\), got {type(key).__name__}"):
+        sl.histogram_mi([image], [2], key=key)
+    with pytest.raises(TypeError, match="key must be an imgleak Key"):
+        sl.clear_view(image, 2, key, 0)

@@ -11,7 +11,8 @@ from torch import nn
 
 from imgleak.mi import estimate_mi, estimate_mi_many
 from imgleak.mi.critics import CriticEnsemble, SeparableNetwork, StackedLinear, StatisticsNetwork
-from imgleak.mi.mine import MineDivergenceError
+from imgleak.mi.ensemble import _Member, _Trainer
+from imgleak.mi.mine import MineConfig, MineDivergenceError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -177,3 +178,29 @@ def test_infonce_never_exceeds_its_ceiling_on_a_perfect_dependence(device):
     assert result.ceiling_nats == math.log(64)  # held-out batches of the batch size (80 held-out pairs)
     assert max(result.test_curve) <= result.ceiling_nats
     assert result.mi_nats > 0.5 * result.ceiling_nats  # the true MI is infinite: InfoNCE heads for log K
+
+
+class _ProductCritic:
+    """A stub critic with known scores: T(x, y) = x · y (features are the data themselves)."""
+
+    def features(self, x, y):
+        return x, y
+
+    def paired(self, fx, fy):
+        return (fx * fy).sum(-1)
+
+
+@pytest.mark.parametrize("objective,expected", [
+    ("smile", 7.0 - 1.0),  # SMILE clips the shuffled scores (8, 3) to clip = 1 in the partition term only
+    ("mine", 7.0 - math.log((math.exp(8.0) + math.exp(3.0)) / 2)),  # DV: nothing clipped
+])
+def test_held_out_smile_clips_the_partition_term_not_the_joint_one(objective, expected):
+    """x = (2, 3), y = (1, 4) held out: joint scores 2 and 12 (mean 7); the one derangement of two pairs
+    gives shuffled scores 2 · 4 = 8 and 3 · 1 = 3. Clipping the joint term instead would give 1 - 7.31."""
+    config = MineConfig(objective=objective, clip=1.0, dim_x=1, dim_y=1, n=10, test_shuffles=2)
+    assert config.n_test == 2
+    x, y = torch.tensor([[2.0], [3.0]]), torch.tensor([[1.0], [4.0]])
+    member = _Member(config, x, y, x, y, torch.Generator().manual_seed(0))
+    trainer = object.__new__(_Trainer)  # the held-out bound with a stub in place of the trained critic
+    trainer.members, trainer.shared_x, trainer.config, trainer.critic = [member], False, config, _ProductCritic()
+    assert trainer.held_out()[0] == pytest.approx(expected, abs=1e-5)  # float32 scores

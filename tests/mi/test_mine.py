@@ -11,7 +11,7 @@ import torch
 
 from imgleak.mi.critics import CriticEnsemble
 from imgleak.mi.ensemble import derangement_rows
-from imgleak.mi.mine import MineConfig, MineDivergenceError, MineResult, StatisticsNetwork, estimate_mi
+from imgleak.mi.mine import MineConfig, MineDivergenceError, MineResult, StatisticsNetwork, estimate_mi, estimate_mi_many
 
 # Settings that reach the truth on every Gaussian case below for 6 seeds each on a 2-core CPU
 # (worst error -0.08 nats against a tolerance of 0.14 for d=10), in about 4 s per run.
@@ -297,6 +297,7 @@ def test_non_finite_scores_stop_at_the_right_epoch(objective, critic, device, mo
         (dict(epochs=2.5), ValueError, "epochs must be a positive int"),
         (dict(batch_size=0), ValueError, "batch_size must be a positive int"),
         (dict(batch_size=-3), ValueError, "batch_size must be a positive int"),
+        (dict(batch_size=1), ValueError, r"batch_size must be at least 2: the shuffled \(product-of-marginals\) pairs"),
         (dict(lr=0.0), ValueError, "lr must be a positive"),
         (dict(lr_schedule="step"), ValueError, "lr_schedule must be one of"),
         (dict(ema_decay=1.0), ValueError, r"ema_decay must be a number in \[0, 1\)"),
@@ -317,6 +318,13 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs, error, pattern):
     x, y = arguments.pop("x"), arguments.pop("y")
     with pytest.raises(error, match=pattern):
         estimate_mi(x, y, **arguments)
+
+
+def test_many_refuses_seed_and_points_to_seeds():
+    pairs = [(torch.zeros(100, 2), torch.zeros(100, 2))]
+    with pytest.raises(TypeError, match=r"estimate_mi_many takes seeds= \(one seed for every pair, or one per "
+                                        r"pair\), not seed=; got seed=3"):
+        estimate_mi_many(pairs, seed=3, epochs=1, progress=False)
 
 
 # ------------------------------------------------------------------------------------ components

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from imgleak.scorecard import analysis
 from imgleak.scorecard.base import Measurement
@@ -185,3 +186,15 @@ def test_bad_tables_are_refused_by_name(table):
         analysis.criteria_agreement(table.drop(columns="leaks_more"))
     with pytest.raises(ValueError, match="'verdict'"):
         analysis.verdicts(table.drop(columns="verdict"))
+
+
+def test_agreement_is_kendall_tau_b_with_ties():
+    """mi ranks a > b = c > d, ssim ranks a = b > c > d: 4 concordant pairs, none discordant, one pair tied in
+    each criterion only, so τ-b = 4 / √(5 · 5) = 0.8 (τ-a would be 4/6, τ-c 0.75)."""
+    t = _table({s: {"mi": [m], "ssim": [v]} for s, m, v in zip("abcd", [3.0, 2.0, 2.0, 1.0], [0.9, 0.9, 0.5, 0.1])},
+               DIRECTIONS)
+    row = analysis.criteria_agreement(t).iloc[0]
+    assert row["tau"] == pytest.approx(0.8, rel=1e-12)
+    scores = analysis.leak_scores(t)
+    assert row["tau"] == pytest.approx(stats.kendalltau(scores["mi"], scores["ssim"], variant="b").statistic)
+    assert row["tau"] != pytest.approx(stats.kendalltau(scores["mi"], scores["ssim"], variant="c").statistic)

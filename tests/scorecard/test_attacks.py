@@ -151,3 +151,8 @@ def test_named_errors(context):
     with pytest.raises(ValueError, match="smaller than the crop size"):
         source_crops([torch.zeros(1, 8, 8, dtype=torch.uint8)] * 2, 2, 2, 16, names=["a", "b"])
     assert math.isfinite(attack_data(context).train.float().mean())
+
+
+@pytest.mark.parametrize("name", sorted(CRITERIA))
+def test_a_wrong_subject_or_context_is_refused_by_name(name, refuses_a_wrong_cell):
+    refuses_a_wrong_cell(CRITERIA[name])

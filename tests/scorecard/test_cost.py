@@ -60,3 +60,8 @@ def test_a_cheap_scheme_is_faster_than_a_slow_one(context):
     fast = throughput(Subject("identity", ciphers.get("identity")), context)[0].value
     slow = throughput(Subject("slow", Slow()), context)[0].value
     assert fast > slow
+
+
+@pytest.mark.parametrize("name", sorted(CRITERIA))
+def test_a_wrong_subject_or_context_is_refused_by_name(name, refuses_a_wrong_cell):
+    refuses_a_wrong_cell(CRITERIA[name])

@@ -144,3 +144,8 @@ def test_a_diverging_mine_run_is_a_measurement_with_its_reason_not_a_failed_cell
     monkeypatch.setattr(information, "estimate_mi_many", exploding)
     (row,) = information.mine_pixels(Subject("identity", ciphers.get("identity")), context)
     assert math.isnan(row.value) and row.setting["note"].startswith("diverged: MINE diverged at epoch")
+
+
+@pytest.mark.parametrize("name", sorted(CRITERIA))
+def test_a_wrong_subject_or_context_is_refused_by_name(name, refuses_a_wrong_cell):
+    refuses_a_wrong_cell(CRITERIA[name])

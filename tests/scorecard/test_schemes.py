@@ -15,7 +15,7 @@ from imgleak.ciphers import Cipher, TransformNet
 from imgleak.scorecard.base import BUDGETS, Context
 from imgleak.scorecard.key import fingerprint
 from imgleak.scorecard.sources import ImageSource, make_context
-from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, check_scheme, library_schemes, resolve,
+from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, SchemeCheckError, check_scheme, library_schemes, resolve,
                                        train_tn_model_key)
 
 NAMES = ["identity", "one_time_pad", *[f"selective-{n}" for n in range(1, 8)], "rvt-faithful", "rvt-invertible",
@@ -133,6 +133,16 @@ class Rotate(CipherBase):
 
 rotate = Rotate()
 not_a_scheme = 42
+
+
+class KeyFails(Rotate):
+    def make_key(self, seed, shape=(3, 32, 32)):
+        raise RuntimeError("no keys today")
+
+
+class DescribeFails(Rotate):
+    def describe(self):
+        raise RuntimeError("nothing to say")
 '''
 
 
@@ -164,8 +174,47 @@ def test_a_user_cipher_class_or_instance_is_used_as_it_is(user_module, attribute
     ("in_place", "input kept"), ("elsewhere", "device"), ("raises", "runs"),
 ])
 def test_a_bad_user_scheme_is_refused_naming_the_check(user_module, attribute, check):
-    with pytest.raises(ValueError, match=f"scheme 'my_schemes:{attribute}' failed the '{check}' check"):
+    with pytest.raises(SchemeCheckError, match=f"scheme 'my_schemes:{attribute}' failed the '{check}' check"):
         resolve([f"{user_module}:{attribute}"])
+
+
+@pytest.mark.parametrize("attribute,method", [("KeyFails", "make_key"), ("DescribeFails", "describe"),
+                                              ("raises", "encrypt")])
+def test_a_user_scheme_whose_method_raises_is_named_with_the_error(user_module, attribute, method):
+    check = "runs" if method == "encrypt" else method
+    message = "not today" if method == "encrypt" else {"make_key": "no keys today", "describe": "nothing to say"}[method]
+    with pytest.raises(SchemeCheckError, match=f"scheme 'my_schemes:{attribute}' failed the '{check}' check: "
+                                               f"your scheme's {method} raised RuntimeError: {message}"):
+        resolve([f"{user_module}:{attribute}"])
+
+
+@pytest.mark.parametrize("source,error", [("raise RuntimeError('import boom')\n", "RuntimeError: import boom"),
+                                          ("def f(x, key) return x\n", "SyntaxError: ")])
+def test_a_user_module_that_fails_to_import_is_named(tmp_path, monkeypatch, source, error):
+    (tmp_path / "broken_schemes.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "broken_schemes", raising=False)
+    with pytest.raises(ValueError, match=f"scheme 'broken_schemes:f': importing module 'broken_schemes' raised {error}"):
+        resolve(["broken_schemes:f"])
+
+
+def test_check_scheme_and_function_cipher_refuse_what_is_not_a_scheme():
+    with pytest.raises(TypeError, match=r"scheme 'five': cipher must follow the imgleak Cipher interface .* got int"):
+        check_scheme(5, "five")
+    with pytest.raises(TypeError, match=r"scheme 'cls': cipher must be a cipher instance, got the class FunctionCipher"):
+        check_scheme(FunctionCipher, "cls")
+    with pytest.raises(TypeError, match=r"function must be callable as f\(images, key\) -> images, got int"):
+        FunctionCipher(5)
+
+
+def test_a_function_cipher_never_passes_a_float_result_through():
+    x = torch.arange(12, dtype=torch.uint8).view(3, 2, 2)
+    good = FunctionCipher(lambda images, key: images ^ 1, "xor1")
+    assert torch.equal(good.encrypt(x, None), x ^ 1)  # a single image in, a single image out
+    floaty = FunctionCipher(lambda images, key: images.float(), "floaty")
+    with pytest.raises(SchemeCheckError, match="scheme 'floaty' failed the 'dtype' check: encrypt must return uint8 "
+                                               "pixels, got torch.float32"):
+        floaty.encrypt(x, None)
 
 
 @pytest.mark.parametrize("name,message", [

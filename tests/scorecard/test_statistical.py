@@ -234,3 +234,29 @@ def test_bad_arguments_are_refused_by_name(photos):
         choose_block_side((1, 1, 8, 8))
     with pytest.raises(ValueError, match="fewer than blocks=30"):
         local_shannon_entropy(photos.images, side=32)
+
+
+def test_histogram_chi2_per_dof_is_exact_on_a_two_level_image():
+    """Half the 256 samples at 0, half at 255: expected count 1 per bin, so χ² = 2 · 127² + 254 · 1 = 32512
+    over 255 degrees of freedom (256 bins less one)."""
+    two_levels = torch.tensor([0, 255], dtype=torch.uint8).repeat(128).view(1, 1, 16, 16)
+    context = Context(two_levels, seed=0, budget=BUDGETS["quick"])
+    (m,) = histogram_uniformity(Subject("identity", ciphers.get("identity")), context)
+    assert m.setting["chi2"] == 32512.0 and m.setting["dof"] == 255
+    assert m.value == pytest.approx(32512 / 255, rel=1e-12)
+    assert m.setting["samples"] == 256 and m.verdict == "fail"
+
+
+def test_correlation_pair_counts_on_a_non_square_crop():
+    """A 3 × 4 × 7 image: horizontal pairs 4 · 6, vertical 3 · 7, diagonal 3 · 6, per channel (3)."""
+    image = torch.randint(0, 256, (1, 3, 4, 7), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    context = Context(image, seed=0, budget=BUDGETS["quick"])
+    rows = {m.setting["direction"]: m for m in correlation(Subject("identity", ciphers.get("identity")), context)}
+    expected = {"horizontal": 3 * 4 * 6, "vertical": 3 * 3 * 7, "diagonal": 3 * 3 * 6}
+    for direction, pairs in expected.items():
+        m = rows[direction]
+        assert m.setting["pairs_per_image"] == pairs
+        assert m.setting["random_mean"] == pytest.approx(math.sqrt(2 / (math.pi * pairs)), rel=1e-12)
+        r = float(metrics.adjacent_correlation(image, direction)[0])
+        assert m.value == pytest.approx(abs(r), rel=1e-6)
+        assert m.setting["chi2"] == pytest.approx(pairs * r ** 2, rel=1e-5)

@@ -88,3 +88,8 @@ def test_digit_split_is_disjoint_seeded_and_upscaled_by_nearest():
 def test_budget_too_large_for_the_digits_is_named():
     with pytest.raises(ValueError, match="budget.utility_train"):
         digit_split(0, replace(QUICK, utility_train=1700, utility_test=200))
+
+
+@pytest.mark.parametrize("name", sorted(CRITERIA))
+def test_a_wrong_subject_or_context_is_refused_by_name(name, refuses_a_wrong_cell):
+    refuses_a_wrong_cell(CRITERIA[name])

@@ -106,6 +106,24 @@ def check_key(key: Any, name: str = "key") -> Key:
     return key
 
 
+def check_cipher(cipher: Any, name: str = "cipher") -> Cipher:
+    """``cipher`` if it is an instance following :class:`Cipher`; a class (not built) or anything else
+    raises a ``TypeError`` that says which.
+
+    >>> check_cipher(5)
+    Traceback (most recent call last):
+    ...
+    TypeError: cipher must follow the imgleak Cipher interface (imgleak.ciphers.base.Cipher), got int
+    """
+    if isinstance(cipher, type):
+        raise TypeError(f"{name} must be a cipher instance, got the class {cipher.__name__}: build it first, "
+                        f"e.g. {cipher.__name__}() or imgleak.ciphers.get(name)")
+    if not isinstance(cipher, Cipher):
+        raise TypeError(f"{name} must follow the imgleak Cipher interface (imgleak.ciphers.base.Cipher), "
+                        f"got {type(cipher).__name__}")
+    return cipher
+
+
 @dataclass(frozen=True)
 class KeyedCipher:
     """A cipher and its key, ready to protect a data set: what the chapters hold per scheme.
@@ -119,8 +137,7 @@ class KeyedCipher:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.cipher, Cipher):
-            raise TypeError(f"cipher must follow the imgleak Cipher interface, got {type(self.cipher).__name__}")
+        check_cipher(self.cipher)
         if not self.label:
             object.__setattr__(self, "label", self.cipher.describe())
 

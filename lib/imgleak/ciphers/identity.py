@@ -16,7 +16,7 @@ import torch
 
 from ..tensors import as_image_batch, restore_rank
 from .base import CipherBase, check_first_index
-from .keyspace import check_shape
+from .keyspace import check_map_request, check_shape
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class Identity(CipherBase):
 
     def pixel_maps(self, key: Any, shape: Sequence[int], n_images: int = 1, first_index: int = 0) -> torch.Tensor:
         """The identity map ``arange(H*W)`` (the :class:`~imgleak.ciphers.base.PixelMover` view)."""
-        return torch.arange(int(shape[-2]) * int(shape[-1]))
+        shape = check_map_request(shape, n_images, first_index)[0]
+        return torch.arange(shape[-2] * shape[-1])
 
     def encrypt(self, x: torch.Tensor, key: Any = None, *, first_index: int = 0) -> torch.Tensor:
         """A copy of ``x`` (uint8 ``(C, H, W)`` or ``(N, C, H, W)``)."""

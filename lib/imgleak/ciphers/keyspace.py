@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._checks import boolean, number, positive_int
+from .._checks import boolean, non_negative_int, number, positive_int
 
 _LN2 = math.log(2)
 
@@ -43,6 +43,29 @@ def check_shape(shape: object, name: str = "shape") -> tuple[int, ...]:
     if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
         raise ValueError(f"{name} must be (C, H, W) or (N, C, H, W) as positive ints, got {shape!r}")
     return tuple(int(s) for s in sizes)
+
+
+def check_map_request(shape: object, n_images: object, first_index: object) -> tuple[tuple[int, ...], int, int]:
+    """The arguments of a :class:`~imgleak.ciphers.base.PixelMover`'s ``pixel_maps`` checked:
+    ``(shape, n_images, first_index)`` with ``shape`` an ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)``
+    of positive ints (a map needs only H and W) and non-negative int counts.
+
+    >>> check_map_request((3, 4, 4), 2, 0)
+    ((3, 4, 4), 2, 0)
+    >>> check_map_request((3,), 1, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: shape must be (H, W), (C, H, W) or (N, C, H, W) as positive ints, got (3,)
+    >>> check_map_request((3, 4, 4), 2.5, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_images must be a non-negative int, got 2.5
+    """
+    try:
+        sizes = check_shape(shape) if len(shape) != 2 else check_shape((1, *shape))[1:]  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be (H, W), (C, H, W) or (N, C, H, W) as positive ints, got {shape!r}") from None
+    return sizes, non_negative_int(n_images, "n_images"), non_negative_int(first_index, "first_index")
 
 
 def tanaka_log2(block: int = 4, channels: int = 3, reversal_from_permutation: bool = False) -> float:

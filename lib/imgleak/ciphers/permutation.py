@@ -21,10 +21,11 @@ from typing import ClassVar
 
 import torch
 
+from .._checks import non_negative_int, positive_int
 from ..keys import Key, torch_generator
 from ..tensors import as_image_batch, restore_rank
 from .base import CipherBase, check_first_index, check_key
-from .keyspace import check_shape
+from .keyspace import check_map_request, check_shape
 
 _CPU = torch.device("cpu")
 
@@ -110,12 +111,14 @@ class RandomPermutation(CipherBase):
 
     def permutations(self, key: Key, n_images: int, n_pixels: int, first_index: int = 0) -> torch.Tensor:
         """The gather maps (int64, CPU): ``(n_images, n_pixels)`` per image, else ``(n_pixels,)``."""
+        n_images, n_pixels = non_negative_int(n_images, "n_images"), positive_int(n_pixels, "n_pixels")
         maps = self._maps(key, n_images, n_pixels, first_index, _CPU)
         return maps if self.per_image else maps.clone()  # the fixed map is cached: hand out a copy
 
     def pixel_maps(self, key: Key, shape: Sequence[int], n_images: int = 1, first_index: int = 0) -> torch.Tensor:
         """:meth:`permutations` for images of ``shape`` (the :class:`~imgleak.ciphers.base.PixelMover` view)."""
-        return self.permutations(key, n_images, int(shape[-2]) * int(shape[-1]), first_index)
+        shape, n_images, first_index = check_map_request(shape, n_images, first_index)
+        return self.permutations(key, n_images, shape[-2] * shape[-1], first_index)
 
     def _maps(self, key: Key, n_images: int, n_pixels: int, first_index: int, device: torch.device) -> torch.Tensor:
         """:meth:`permutations` on ``device``; the fixed map comes from a cache and must not be changed."""

@@ -47,7 +47,7 @@ from ..keys import KEY_BYTES, Key
 from ..tensors import as_image_batch, restore_rank
 from .._checks import number, positive_int
 from .base import CipherBase, NotInvertibleError, check_first_index
-from .keyspace import check_shape
+from .keyspace import check_map_request, check_shape
 from .permutation import move_pixels
 
 MODES = ("invertible", "faithful")
@@ -544,7 +544,7 @@ class RandomVortex(CipherBase):
 
     def pixel_maps(self, key: Key | VortexKey, shape: Sequence[int], n_images: int = 1, first_index: int = 0) -> torch.Tensor:
         """:meth:`coordinate_map`: one map serves every image (the :class:`~imgleak.ciphers.base.PixelMover` view)."""
-        return self.coordinate_map(key, shape)
+        return self.coordinate_map(key, check_map_request(shape, n_images, first_index)[0])
 
     def statistics(self, key: Key | VortexKey, shape: Sequence[int]) -> MapStats:
         """Moved and never-read pixels of :meth:`coordinate_map` (never-read is 0 when invertible)."""

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..chacha import BLOCK_BYTES, chacha20_keystream
-from ..keys import Key, chacha20_encryptor
+from ..keys import MAX_STREAM_BYTES, Key, chacha20_encryptor
 from ..tensors import as_image_batch, restore_rank
 from .base import CipherBase, check_first_index, check_key
 from .keyspace import check_shape
@@ -155,6 +155,17 @@ def _check_out(out: torch.Tensor, x: torch.Tensor) -> None:
                          "or memory of its own")
 
 
+def _check_stream_range(first_index: int, shape: Sequence[int], n: int) -> None:
+    """Refuse a ``first_index`` whose images' key bits lie past the keystream's end (2**32 ChaCha20 blocks)."""
+    per_image = prod(shape[1:]) * n  # key bits per image
+    last = 8 * MAX_STREAM_BYTES // per_image - shape[0]  # the largest first_index whose images fit
+    if first_index > last:
+        raise ValueError(
+            f"first_index must be in [0, {last}] for {shape[0]} image(s) of {tuple(shape[1:])} at bits={n}: the "
+            f"keystream (2**32 ChaCha20 blocks of 64 bytes) keys {8 * MAX_STREAM_BYTES // per_image} such images; "
+            f"got first_index={first_index}")
+
+
 def _stream_start(sample: int) -> tuple[int, int]:
     """``(lead, base)``: the block-aligned stream sample ``base`` at or before ``sample``, and how far before."""
     lead = sample % _ALIGN
@@ -211,6 +222,7 @@ class SelectiveEncryption(CipherBase):
         n = self.bits
         if n == 0:
             return restore_rank(batch.clone(), single) if out is None else out.copy_(x)
+        _check_stream_range(first_index, batch.shape, n)
         # sample s of the batch takes the key bits of stream sample first_index·C·H·W + s; the stream
         # is started at a block boundary ``lead`` samples earlier and those key bits are dropped
         lead, base = _stream_start(first_index * prod(batch.shape[1:]))
@@ -245,7 +257,9 @@ class SelectiveEncryption(CipherBase):
         ``x[0]`` is image ``first_index`` of the data set: its key bits follow those of the images
         before it, so a data set encrypted in chunks equals one encrypted at once. With ``out`` (a
         contiguous uint8 tensor of x's shape and device, either ``x`` itself or sharing no memory
-        with it) the result is written there and ``out`` is returned.
+        with it) the result is written there and ``out`` is returned. ``out`` must be writable: a
+        tensor that views a read-only numpy array (``torch.from_numpy`` warns) looks like any other
+        to torch, so it cannot be refused here and would be written; pass a copy.
         """
         return self._xor(x, key, first_index, "x", out)
 

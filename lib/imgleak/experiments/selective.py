@@ -60,6 +60,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .. import _checks
+from imgleak.ciphers.base import check_key
 from imgleak.ciphers.selective import SelectiveEncryption
 from imgleak.experiments.findings import Finding
 from imgleak.images import extract_patches, patch_positions
@@ -82,7 +83,7 @@ def _check_levels(levels: Sequence[int]) -> list[int]:
 def clear_view(image: torch.Tensor, n: int, key: Key, index: int) -> torch.Tensor:
     """The scaled clear part of image ``index`` encrypted at level ``n`` (level 0: the image)."""
     cipher = SelectiveEncryption(n)
-    return cipher.scaled_clear_part(cipher.encrypt(image, key.derive(f"image/{index}")))
+    return cipher.scaled_clear_part(cipher.encrypt(image, check_key(key).derive(f"image/{index}")))
 
 
 def histogram_mi(images: Sequence[torch.Tensor], levels: Sequence[int], key: Key,
@@ -90,9 +91,15 @@ def histogram_mi(images: Sequence[torch.Tensor], levels: Sequence[int], key: Key
     """Plug-in MI (bits per sample) between each image and its clear part, for every level.
 
     Returns one row per image and level: ``image, n, mi_bits, bound_bits`` with the upper
-    bound ``8 - n`` (reached by uniformly distributed pixels).
+    bound ``8 - n`` (reached by uniformly distributed pixels). ``key`` is an imgleak
+    :class:`~imgleak.keys.Key` (image ``i`` is encrypted with ``key.derive(f"image/{i}")``).
+
+    >>> histogram_mi([torch.zeros(1, 4, 4, dtype=torch.uint8)], [2], key="k")
+    Traceback (most recent call last):
+    ...
+    TypeError: key must be an imgleak Key (Key.from_seed, Key.generate), got str
     """
-    levels = _check_levels(levels)
+    levels, key = _check_levels(levels), check_key(key)
     names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
     rows = []
     for i, image in enumerate(images):

@@ -154,7 +154,7 @@ class MineConfig:
             "early_stopping": optional_positive_int(self.early_stopping, "early_stopping"),
             "embedding": positive_int(self.embedding, "embedding"),
             "epochs": positive_int(self.epochs, "epochs"),
-            "batch_size": positive_int(self.batch_size, "batch_size"),
+            "batch_size": _batch_size(self.batch_size),
             "lr": number(self.lr, "lr", positive=True),
             "lr_schedule": choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES),
             "hidden": positive_int(self.hidden, "hidden"),
@@ -196,6 +196,17 @@ class MineConfig:
     def n_train(self) -> int:
         """Training pairs: the rest."""
         return self.n - self.n_test
+
+
+def _batch_size(value: Any) -> int:
+    """A batch of at least 2 pairs: the critic's product-of-marginals pairs each ``x`` with the ``y`` of
+    another row of its batch, and a batch of one has no other row."""
+    value = positive_int(value, "batch_size")
+    if value < 2:
+        raise ValueError("batch_size must be at least 2: the shuffled (product-of-marginals) pairs match each x "
+                         "with another row's y in its batch, and with one row the 'shuffled' pair is the pair "
+                         "itself (the estimate would be about 0 nats whatever the data)")
+    return value
 
 
 def _seed(value: Any) -> int:

@@ -341,6 +341,9 @@ def estimate_mi_many(
     >>> many[1].test_curve == one.test_curve
     True
     """
+    if "seed" in options:
+        raise TypeError("estimate_mi_many takes seeds= (one seed for every pair, or one per pair), not seed=; "
+                        f"got seed={options['seed']!r}")
     samples = _pairs(pairs, single=False)
     return _estimate(pairs, samples, _seeds(seeds, len(samples)), device, progress, options)
 

@@ -44,7 +44,7 @@ from ..attacks.gan import GAN_ARCHITECTURES, train_gan_attack
 from ..attacks.inverse_network import (DEFAULT_ARCHITECTURES, ITN_ARCHITECTURES, AttackResult, evaluate_attack,
                                        train_inverse_network)
 from ..metrics import psnr, ssim
-from .base import Context, Criterion, Measurement, Subject
+from .base import Context, Criterion, Measurement, Subject, check_cell
 
 TEST_SOURCE_SHARE = 0.25
 """Share of the source images (at least one, never all) whose crops are the attacks' test crops."""
@@ -197,6 +197,7 @@ def attacks(subject: Subject, context: Context) -> list[Measurement]:
     >>> [r.criterion for r in rows][-3:], rows[0].criterion, rows[0].value
     (['best_attack_ssim', 'grey_ssim', 'mean_image_ssim'], 'cipher_ssim', 1.0)
     """
+    subject, context = check_cell(subject, context)
     data = attack_data(context)
     key = subject.key(context.seed, context)
     train_c = subject.cipher.encrypt(data.train, key, first_index=0)

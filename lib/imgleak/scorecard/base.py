@@ -21,7 +21,9 @@ from typing import Any
 
 import torch
 
+from .._checks import boolean
 from ..ciphers import Cipher
+from ..ciphers.base import check_cipher
 
 ADVERSARIES = ("statistical", "ciphertext-only", "known-plaintext", "chosen-plaintext", "key", "none")
 """What the attacker behind a measurement has: cipher images only and no learning (``statistical``),
@@ -33,6 +35,17 @@ utility). Each criterion module declares its own (``ADVERSARY``; a measurement m
 DIRECTIONS = ("higher", "lower", "none")
 """Which way a value leaks more: ``higher`` (e.g. MI, SSIM of an attack), ``lower`` (e.g.
 entropy, NPCR), ``none`` (cost, key space as a count: not a leakage)."""
+
+
+def _real(value: Any, name: str, criterion: str) -> float:
+    """``value`` as a ``float`` (ints, floats, numpy and 0-d tensor numbers; inf and NaN kept), else a named ``TypeError``."""
+    if not isinstance(value, (str, bytes, bool)) and value is not None:
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise TypeError(f"Measurement {name} must be a real number (inf and NaN allowed), got {type(value).__name__} "
+                    f"{value!r} (criterion {criterion!r})")
 
 
 @dataclass(frozen=True)
@@ -58,8 +71,8 @@ class Measurement:
             raise ValueError(f"leaks_more must be one of {DIRECTIONS}, got {self.leaks_more!r}")
         if self.adversary and self.adversary not in ADVERSARIES:
             raise ValueError(f"adversary must be one of {ADVERSARIES}, got {self.adversary!r}")
-        object.__setattr__(self, "value", float(self.value))
-        object.__setattr__(self, "p_value", float(self.p_value))
+        object.__setattr__(self, "value", _real(self.value, "value", self.criterion))
+        object.__setattr__(self, "p_value", _real(self.p_value, "p_value", self.criterion))
 
     def to_row(self) -> dict[str, Any]:
         """The measurement as table columns (``setting`` as sorted JSON)."""
@@ -120,6 +133,15 @@ class Subject:
     make_key: Callable[[int, "Context"], Any] | None = None
     trained_keys: bool = False
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Subject name must be a non-empty str, got {self.name!r}")
+        check_cipher(self.cipher, f"Subject {self.name!r}: cipher")
+        if self.make_key is not None and not callable(self.make_key):
+            raise TypeError(f"Subject {self.name!r}: make_key must be None or a function (seed, context) -> key, "
+                            f"got {type(self.make_key).__name__}")
+        boolean(self.trained_keys, "trained_keys")
+
     def key(self, seed: int, context: "Context") -> Any:
         """The key for ``seed`` (the cipher's ``make_key`` unless this subject trains one)."""
         if self.make_key is not None:
@@ -145,3 +167,36 @@ class Context:
 
 Criterion = Callable[[Subject, Context], list[Measurement]]
 """A criterion: measures one subject in one context."""
+
+
+def check_cell(subject: Any, context: Any) -> tuple[Subject, Context]:
+    """``(subject, context)`` if they are a :class:`Subject` and a :class:`Context` (``TypeError`` otherwise):
+    the first line of every criterion.
+
+    >>> check_cell("identity", None)
+    Traceback (most recent call last):
+    ...
+    TypeError: subject must be an imgleak.scorecard Subject, got str
+    """
+    if not isinstance(subject, Subject):
+        raise TypeError(f"subject must be an imgleak.scorecard Subject, got {type(subject).__name__}")
+    if not isinstance(context, Context):
+        raise TypeError(f"context must be an imgleak.scorecard Context, got {type(context).__name__}")
+    return subject, context
+
+
+def check_budget(budget: Budget | str) -> Budget:
+    """``budget`` as a :class:`Budget` (a name of :data:`BUDGETS` or one already).
+
+    >>> check_budget("quick").size
+    32
+    >>> check_budget("huge")
+    Traceback (most recent call last):
+    ...
+    ValueError: budget must be one of ['default', 'paper', 'quick'] or a Budget, got 'huge'
+    """
+    if isinstance(budget, Budget):
+        return budget
+    if isinstance(budget, str) and budget in BUDGETS:
+        return BUDGETS[budget]
+    raise ValueError(f"budget must be one of {sorted(BUDGETS)} or a Budget, got {budget!r}")

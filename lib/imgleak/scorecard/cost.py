@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .base import Context, Criterion, Measurement, Subject
+from .base import Context, Criterion, Measurement, Subject, check_cell
 
 REPEATS = 3
 """Timed encryptions of the whole batch; the fastest counts (the first pays for warm-up)."""
@@ -34,6 +34,7 @@ def throughput(subject: Subject, context: Context) -> list[Measurement]:
     >>> row.criterion, row.unit, row.leaks_more, row.value > 0, row.setting["images"]
     ('throughput', 'images/s', 'none', True, 16)
     """
+    subject, context = check_cell(subject, context)
     count = context.budget.throughput_images
     device = torch.device(context.device)
     reps = -(-count // context.images.shape[0])  # ceil

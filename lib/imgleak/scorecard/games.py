@@ -28,8 +28,8 @@ import torch
 from scipy import stats
 
 from .. import _checks, metrics
-from .base import Context, Criterion, Measurement, Subject
-from .statistical import check_cell, cipher_images
+from .base import Context, Criterion, Measurement, Subject, check_cell
+from .statistical import cipher_images
 
 BLOCK = 8
 """Side of the known block of the within-image keystream-reuse attack."""

@@ -27,7 +27,7 @@ from ..information import information_loss_rate
 from ..mi import entropy, estimate_mi_many, mutual_information
 from ..mi.encoders import Encoder, WeightsUnavailableError, load_encoder
 from .attacks import crops_from_sources
-from .base import Context, Criterion, Measurement, Subject
+from .base import Context, Criterion, Measurement, Subject, check_cell
 
 NULL_SHUFFLES = 5
 """Random re-pairings of the cipher pixels whose mean MI is the independence baseline of
@@ -76,6 +76,7 @@ def histogram_mi(subject: Subject, context: Context) -> list[Measurement]:
     >>> [(m.criterion, round(m.value, 6)) for m in rows][0], rows[1].value < 8
     (('histogram_mi', 8.0), True)
     """
+    subject, context = check_cell(subject, context)
     plain = context.images
     cipher = _encrypt(subject, context, plain)
     mi = mutual_information(plain, cipher, bins=LEVELS)
@@ -113,6 +114,7 @@ def mine_pixels(subject: Subject, context: Context) -> list[Measurement]:
     >>> row.criterion, row.unit, row.setting["pairs"], row.setting["patch"]
     ('mine_pixels', 'bits', 512, 8)
     """
+    subject, context = check_cell(subject, context)
     budget, plain = context.budget, context.images
     side = min(int(plain.shape[-2]), int(plain.shape[-1]))
     if budget.patch > side:
@@ -157,6 +159,7 @@ def mine_embeddings(subject: Subject, context: Context) -> list[Measurement]:
     >>> row.setting["pairs"], row.setting["dim"], row.setting["encoder"].startswith("resnet18")
     (64, 512, True)
     """
+    subject, context = check_cell(subject, context)
     budget = context.budget
     plain = crops_from_sources(context, budget.embedding_pairs, context.seed).to(context.device)
     cipher = _encrypt(subject, context, plain)
@@ -187,6 +190,7 @@ def information_loss(subject: Subject, context: Context) -> list[Measurement]:
     >>> math.isnan(information_loss(Subject("otp", ciphers.get("selective", bits=8)), context)[0].value)
     True
     """
+    subject, context = check_cell(subject, context)
     cipher, images = subject.cipher, context.images
     if not isinstance(cipher, PixelMover):
         note = (f"not defined for {cipher.describe()}: the RVT information measure covers schemes that only move "

@@ -20,8 +20,8 @@ from scipy import stats
 from .. import _checks
 from ..ciphers.rvt import VortexKey
 from ..keys import KEY_BYTES, Key
-from .base import Context, Criterion, Measurement, Subject
-from .statistical import check_cell, cipher_images
+from .base import Context, Criterion, Measurement, Subject, check_cell
+from .statistical import cipher_images
 
 FINGERPRINT_DIGITS = 12
 _BIT_COUNTS = torch.tensor([bin(value).count("1") for value in range(256)], dtype=torch.int64)

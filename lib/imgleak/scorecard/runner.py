@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from .._checks import boolean, integer, positive_int
 from ..tensors import resolve_device
-from .base import BUDGETS, Budget, Criterion, Subject
+from .base import Budget, Criterion, Subject, check_budget
 from .cells import Cell, cell_record, error_row, run_cell
 from .sources import check_sizes, image_source, images_fingerprint
 from .store import finished_cells, run_settings, settings_hash, table, write_json
@@ -75,19 +75,6 @@ def _check_criteria(criteria: Mapping[str, Criterion]) -> dict[str, Criterion]:
         if not isinstance(name, str) or not callable(function):
             raise TypeError(f"criteria must map names (str) to functions, got {name!r}: {type(function).__name__}")
     return dict(criteria)
-
-
-def check_budget(budget: Budget | str) -> Budget:
-    """``budget`` as a :class:`Budget` (a name of :data:`BUDGETS` or one already).
-
-    >>> check_budget("quick").size
-    32
-    """
-    if isinstance(budget, Budget):
-        return budget
-    if isinstance(budget, str) and budget in BUDGETS:
-        return BUDGETS[budget]
-    raise ValueError(f"budget must be one of {sorted(BUDGETS)} or a Budget, got {budget!r}")
 
 
 def check_seeds(seeds: int | Sequence[int]) -> list[int]:

@@ -37,6 +37,7 @@ import torch
 
 from .. import ciphers
 from ..ciphers import Cipher, CipherBase
+from ..ciphers.base import check_cipher
 from ..tensors import as_image_batch, restore_rank
 from .base import Context, Subject
 from .sources import crop_source_index
@@ -144,10 +145,25 @@ class FunctionCipher(CipherBase):
     function: Callable[[torch.Tensor, Any], torch.Tensor]
     name: str = "function"  # type: ignore[misc]  # an instance's name: its module:attribute
 
+    def __post_init__(self) -> None:
+        if not callable(self.function):
+            raise TypeError(f"function must be callable as f(images, key) -> images, got {type(self.function).__name__}")
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+
     def encrypt(self, x: torch.Tensor, key: Any, *, first_index: int = 0) -> torch.Tensor:
-        """``function(x, key)``; a single image ``(C, H, W)`` is passed as a batch of one."""
+        """``function(x, key)``; a single image ``(C, H, W)`` is passed as a batch of one. What the
+        function returns is checked as :func:`check_scheme` does (a uint8 tensor of the input's shape
+        and device; :class:`SchemeCheckError` otherwise): a float result is refused, never passed on
+        as if it were pixels.
+
+        >>> FunctionCipher(lambda x, key: x / 255, "scaled").encrypt(torch.zeros(1, 1, 2, 2, dtype=torch.uint8), None)
+        Traceback (most recent call last):
+        ...
+        imgleak.scorecard.schemes.SchemeCheckError: scheme 'scaled' failed the 'dtype' check: encrypt must return uint8 pixels, got torch.float32
+        """
         batch, single = as_image_batch(x, "x")
-        return restore_rank(self.function(batch, key), single)
+        return restore_rank(_checked_output(self.function(batch, key), batch, self.name), single)
 
     def key_space_log2(self, shape: Sequence[int]) -> float:
         """NaN: the key space of a user's function is not known."""
@@ -158,16 +174,27 @@ class FunctionCipher(CipherBase):
         return f"{self.name} (a user function)"
 
 
-def _fail(name: str, check: str, detail: str) -> ValueError:
-    return ValueError(f"scheme {name!r} failed the {check!r} check: {detail}")
+class SchemeCheckError(ValueError):
+    """A user's scheme failed one of :func:`check_scheme`'s checks (the message names the scheme and the check)."""
 
 
-def _encrypted(cipher: Cipher, x: torch.Tensor, key: Any, name: str) -> torch.Tensor:
-    """``cipher.encrypt(x, key)`` checked for type, shape, dtype and device."""
+def _fail(name: str, check: str, detail: str) -> SchemeCheckError:
+    return SchemeCheckError(f"scheme {name!r} failed the {check!r} check: {detail}")
+
+
+def _call(name: str, check: str, method: Callable[..., Any], *args: Any) -> Any:
+    """``method(*args)``; whatever a user's code raises is reported as the failed ``check``."""
     try:
-        y = cipher.encrypt(x, key)
+        return method(*args)
+    except SchemeCheckError:
+        raise
     except Exception as err:  # a user's code may raise anything: report it by the check's name
-        raise _fail(name, "runs", f"encrypt raised {type(err).__name__}: {err}") from err
+        what = getattr(method, "__name__", check)
+        raise _fail(name, check, f"your scheme's {what} raised {type(err).__name__}: {err}") from err
+
+
+def _checked_output(y: Any, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``y``, what encrypting ``x`` gave, if it is a tensor of x's shape, dtype (uint8) and device."""
     if not isinstance(y, torch.Tensor):
         raise _fail(name, "tensor", f"encrypt must return a torch.Tensor, got {type(y).__name__}")
     if tuple(y.shape) != tuple(x.shape):
@@ -179,20 +206,31 @@ def _encrypted(cipher: Cipher, x: torch.Tensor, key: Any, name: str) -> torch.Te
     return y
 
 
+def _encrypted(cipher: Cipher, x: torch.Tensor, key: Any, name: str) -> torch.Tensor:
+    """``cipher.encrypt(x, key)`` checked for type, shape, dtype and device."""
+    return _checked_output(_call(name, "runs", cipher.encrypt, x, key), x, name)
+
+
 def check_scheme(cipher: Cipher, name: str, shape: Sequence[int] = CHECK_SHAPE) -> None:
-    """Refuse a scheme that cannot be scored, with a ``ValueError`` naming the failed check: ``runs``,
-    ``tensor``, ``shape``, ``dtype``, ``device``, ``input kept`` (the plain images are not written to),
-    ``deterministic`` (one key, one output) or ``key`` (another key, another output).
+    """Refuse a scheme that cannot be scored, with a :class:`SchemeCheckError` (a ``ValueError``) naming the
+    failed check: ``make_key`` and ``describe`` (the method raised, or ``describe`` gave no str), ``runs``
+    (``encrypt`` raised), ``tensor``, ``shape``, ``dtype``, ``device``, ``input kept`` (the plain images
+    are not written to), ``deterministic`` (one key, one output) or ``key`` (another key, another
+    output). What is not a cipher instance at all is a ``TypeError``.
 
     >>> check_scheme(FunctionCipher(lambda x, key: x, "ignores_key"), "ignores_key")
     Traceback (most recent call last):
     ...
-    ValueError: scheme 'ignores_key' failed the 'key' check: two different keys gave the same output
+    imgleak.scorecard.schemes.SchemeCheckError: scheme 'ignores_key' failed the 'key' check: two different keys gave the same output
     """
+    check_cipher(cipher, f"scheme {name!r}: cipher")
     shape = tuple(shape)
     x = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     before = x.clone()
-    key, other = cipher.make_key(0, shape[1:]), cipher.make_key(1, shape[1:])
+    key, other = (_call(name, "make_key", cipher.make_key, seed, shape[1:]) for seed in (0, 1))
+    description = _call(name, "describe", cipher.describe)
+    if not isinstance(description, str):
+        raise _fail(name, "describe", f"describe must return a str, got {type(description).__name__}")
     y = _encrypted(cipher, x, key, name)
     if not torch.equal(x, before):
         raise _fail(name, "input kept", "encrypt wrote into the plain images it was given; return a new tensor")
@@ -211,6 +249,8 @@ def _import(spec: str) -> Any:
         target: Any = importlib.import_module(module_name)
     except ImportError as err:
         raise ValueError(f"scheme {spec!r}: cannot import module {module_name!r} ({err})") from err
+    except Exception as err:  # the module's own code failed (SyntaxError included): name the scheme and the error
+        raise ValueError(f"scheme {spec!r}: importing module {module_name!r} raised {type(err).__name__}: {err}") from err
     for part in attribute.split("."):
         if not part.isidentifier() or not hasattr(target, part):
             raise ValueError(f"scheme {spec!r}: {attribute!r} is not an attribute of module {module_name!r}")
@@ -224,7 +264,7 @@ def user_subject(spec: str, shape: Sequence[int] = CHECK_SHAPE) -> Subject:
     >>> user_subject("imgleak.ciphers:Identity").cipher.name
     Traceback (most recent call last):
     ...
-    ValueError: scheme 'imgleak.ciphers:Identity' failed the 'key' check: two different keys gave the same output
+    imgleak.scorecard.schemes.SchemeCheckError: scheme 'imgleak.ciphers:Identity' failed the 'key' check: two different keys gave the same output
     """
     target = _import(spec)
     if isinstance(target, type):
@@ -274,5 +314,5 @@ def resolve(names: Sequence[str], shape: Sequence[int] = CHECK_SHAPE) -> list[Su
     return subjects
 
 
-__all__ = ["CHECK_SHAPE", "CONTROLS", "FunctionCipher", "IDENTITY", "ONE_TIME_PAD", "check_scheme",
+__all__ = ["CHECK_SHAPE", "CONTROLS", "FunctionCipher", "IDENTITY", "ONE_TIME_PAD", "SchemeCheckError", "check_scheme",
            "library_schemes", "resolve", "train_tn_gan_key", "train_tn_model_key", "user_subject"]

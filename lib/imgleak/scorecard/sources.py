@@ -23,7 +23,7 @@ from ..images import (
     patch_positions,
 )
 from ..tensors import resolve_device
-from .base import Budget, Context
+from .base import Budget, Context, check_budget
 
 # ------------------------------------------------------------------------------------ images
 
@@ -102,6 +102,24 @@ def crop_source_index(count: int, n_sources: int) -> torch.Tensor:
     return torch.arange(positive_int(count, "count"), dtype=torch.int64) % positive_int(n_sources, "n_sources")
 
 
+def _check_sources(sources: Sequence[torch.Tensor]) -> None:
+    """Refuse sources that are not uint8 ``(C, H, W)`` tensors of one channel count, naming the first that differs.
+
+    One rule whatever the order: a grey source among RGB ones (or the other way round) is refused,
+    never converted, so a crop's channels are always its photo's own.
+    """
+    if not isinstance(sources, Sequence) or isinstance(sources, (str, bytes)) or not sources:
+        raise ValueError("sources must hold at least one image")
+    for i, source in enumerate(sources):
+        if not isinstance(source, torch.Tensor) or source.dtype != torch.uint8 or source.dim() != 3:
+            got = f"{source.dtype} {tuple(source.shape)}" if isinstance(source, torch.Tensor) else type(source).__name__
+            raise TypeError(f"sources[{i}] must be a uint8 tensor (C, H, W), got {got}")
+        if source.shape[0] != sources[0].shape[0]:
+            raise ValueError(f"sources must all have the same number of channels: sources[0] has "
+                             f"{int(sources[0].shape[0])}, sources[{i}] has {int(source.shape[0])} (convert grey "
+                             "images to RGB first, e.g. image.expand(3, -1, -1), or leave them out)")
+
+
 def cut_crops(sources: Sequence[torch.Tensor], count: int, size: int, seed: int) -> torch.Tensor:
     """``count`` crops ``uint8 (count, C, size, size)``, crop ``i`` from ``sources[i mod S]`` at a seeded position.
 
@@ -110,8 +128,7 @@ def cut_crops(sources: Sequence[torch.Tensor], count: int, size: int, seed: int)
     >>> tuple(crops.shape), int(crops[1].max()), torch.equal(crops, cut_crops(sources, 3, 4, seed=0))
     ((3, 1, 4, 4), 0, True)
     """
-    if not sources:
-        raise ValueError("sources must hold at least one image")
+    _check_sources(sources)
     count, size, seed = positive_int(count, "count"), positive_int(size, "size"), integer(seed, "seed")
     index = crop_source_index(count, len(sources))
     crops = torch.empty((count, *sources[0].shape[:-2], size, size), dtype=torch.uint8)
@@ -123,14 +140,16 @@ def cut_crops(sources: Sequence[torch.Tensor], count: int, size: int, seed: int)
     return crops
 
 
-def make_context(source: ImageSource, budget: Budget, seed: int, device: str | torch.device = "auto") -> Context:
-    """The context of one seed: ``budget.images`` crops of ``budget.size`` (on ``device``) and the full sources.
+def make_context(source: ImageSource, budget: Budget | str, seed: int, device: str | torch.device = "auto") -> Context:
+    """The context of one seed: ``budget.images`` crops of ``budget.size`` (on ``device``) and the full sources;
+    ``budget`` is a :class:`~imgleak.scorecard.base.Budget` or the name of one (``"quick"``, ...).
 
     >>> from imgleak.scorecard.base import BUDGETS
     >>> context = make_context(ImageSource(), BUDGETS["quick"], seed=0, device="cpu")
     >>> tuple(context.images.shape), len(context.sources)
     ((4, 3, 32, 32), 11)
     """
+    source, budget, seed = image_source(source), check_budget(budget), integer(seed, "seed")
     photos = source.load()
     check_sizes(photos, budget.size)
     sources = tuple(p.image for p in photos)

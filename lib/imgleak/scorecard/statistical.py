@@ -44,7 +44,7 @@ import torch
 from scipy import special, stats
 
 from .. import _checks, metrics
-from .base import Context, Criterion, Measurement, Subject
+from .base import Context, Criterion, Measurement, Subject, check_cell
 
 LEVELS = 256
 """Grey levels of an 8-bit sample (L; F = L − 1 in Wu et al.'s NPCR/UACI formulas)."""
@@ -56,21 +56,6 @@ PAPER_BLOCK_SIDE, PAPER_BLOCKS = 44, 30
 """Wu et al. (2013): k = 30 blocks of T_B = 44 × 44 = 1936 pixels."""
 SMALLEST_BLOCK_SIDE = 8
 _TAIL = 1e-20  # bin counts less likely than this are left out of the entropy moment sums
-
-
-def check_cell(subject: Any, context: Any) -> tuple[Subject, Context]:
-    """``(subject, context)`` if they are a :class:`Subject` and a :class:`Context` (``TypeError`` otherwise).
-
-    >>> check_cell("identity", None)
-    Traceback (most recent call last):
-    ...
-    TypeError: subject must be an imgleak.scorecard Subject, got str
-    """
-    if not isinstance(subject, Subject):
-        raise TypeError(f"subject must be an imgleak.scorecard Subject, got {type(subject).__name__}")
-    if not isinstance(context, Context):
-        raise TypeError(f"context must be an imgleak.scorecard Context, got {type(context).__name__}")
-    return subject, context
 
 
 def cipher_images(subject: Subject, context: Context, key: Any = None) -> torch.Tensor:
@@ -512,7 +497,7 @@ CRITERIA: dict[str, Criterion] = {
 
 __all__ = [
     "ADVERSARY", "FAMILY", "ALPHAS", "CRITERIA", "LEVELS", "LocalEntropyTest", "NpcrUaciCritical", "SPREADS", "block_entropy_moments",
-    "check_cell", "choose_block_side", "cipher_images", "correlation", "entropy", "histogram_uniformity",
+    "choose_block_side", "cipher_images", "correlation", "entropy", "histogram_uniformity",
     "local_entropy", "local_entropy_critical_values", "local_shannon_entropy", "npcr_uaci",
     "npcr_uaci_critical_values", "one_pixel_change", "random_blocks",
 ]

@@ -28,7 +28,7 @@ from ..images import LabelledImages, load_digits
 from ..nets.small_cnn import SmallClassifier
 from ..training.classifier import train_classifier
 from ..training.seeding import seeded_training
-from .base import Budget, Context, Criterion, Measurement, Subject
+from .base import Budget, Context, Criterion, Measurement, Subject, check_cell
 
 DIGIT_SIDE = 32
 """Side of the up-scaled digits: a multiple of 16, so every library scheme (EtC's 16-pixel
@@ -102,6 +102,7 @@ def utility(subject: Subject, context: Context) -> list[Measurement]:
     >>> [r.criterion for r in rows], rows[0].value == rows[1].value  # identity: the plain run again
     (['accuracy', 'plain_accuracy'], True)
     """
+    subject, context = check_cell(subject, context)
     budget, seed = context.budget, context.seed
     train, test = digit_split(seed, budget)
     plain = plain_accuracy(seed, budget, torch.device(context.device))
