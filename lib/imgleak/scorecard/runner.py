@@ -9,10 +9,13 @@ record carries its fingerprint only (:func:`imgleak.scorecard.key.fingerprint`).
 its error (type and message) and the others go on.
 
 :func:`run` runs the cells serially (default), or on the ``executor`` given: a dask.distributed
-``Client(...).get_executor()`` for a ``LocalCluster`` or an existing cluster. Each finished cell
-is written to ``out_dir/cells/<cell id>.json`` (temp file + rename), so an interrupted run loses
-at most the cells that were running; ``resume=True`` reuses the successful cells already there
-(cells that failed are run again) and refuses cells computed with another budget or other images.
+``Client(...).get_executor()`` for a ``LocalCluster`` or an existing cluster
+(:func:`~imgleak.scorecard.cluster.dask_executor` checks one before any cell). Each finished cell
+is written once, by this process, to ``out_dir/cells/<cell id>.json`` (temp file + rename) as soon
+as it comes back, so an interrupted run or a dead worker loses at most the cells that were running;
+``resume=True`` reuses the successful cells already there, runs the failed ones again (and logs how
+many), and refuses cells computed with another budget or other images, an unreadable cell file
+(named) and a run that would drop cells already there.
 The table has one row per measurement (:data:`COLUMNS`).
 
 Crops: ``budget.images`` crops of ``budget.size`` pixels per seed; crop ``i`` is cut from source
