@@ -113,9 +113,16 @@ def user_module(tmp_path, monkeypatch):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / f"{name}.py").write_text(textwrap.dedent(USER_MODULE.format(broken=str(tmp_path / "BROKEN"))))
+    package = folder / f"{name}_pkg"  # a package beside it: uploaded as a .zip
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("")
+    (package / "inner" / "schemes.py").write_text("def add_first_byte(images, key):\n"
+                                                  "    return images + key.material[0]\n")
     monkeypatch.syspath_prepend(str(folder))
     yield name
-    sys.modules.pop(name, None)
+    for module in [m for m in sys.modules if m.startswith(name)]:
+        sys.modules.pop(module)
 
 
 @pytest.fixture(scope="module")
@@ -138,14 +145,15 @@ def _evaluate(photos, out, address, *schemes, extra=()):
 
 
 def test_a_users_scheme_reaches_the_workers_and_gives_the_serial_table(cluster, user_module, photos, tmp_path, capsys):
-    scheme = f"{user_module}:xor_first_byte"
-    assert _evaluate(photos, tmp_path / "serial", None, scheme) == 0
-    assert _evaluate(photos, tmp_path / "cluster", cluster["address"], scheme) == 0
+    schemes = f"{user_module}:xor_first_byte", f"{user_module}_pkg.inner.schemes:add_first_byte"
+    assert _evaluate(photos, tmp_path / "serial", None, *schemes) == 0
+    assert _evaluate(photos, tmp_path / "cluster", cluster["address"], *schemes) == 0
     err = capsys.readouterr().err
     assert f"cannot import {user_module!r}" in err and f"uploading {Path(sys.modules[user_module].__file__)}" in err
+    assert f"cannot import {user_module + '_pkg'!r}" in err and f"{user_module}_pkg.zip to the scheduler" in err
     serial, distributed = (pd.read_csv(tmp_path / f / "scorecard.csv", keep_default_na=False) for f in
                            ("serial", "cluster"))
-    assert len(distributed) == 3 * 2 and (distributed["error"] == "").all()
+    assert len(distributed) == 4 * 2 and (distributed["error"] == "").all()
     assert _values(distributed).equals(_values(serial))
 
 
@@ -171,9 +179,12 @@ def test_a_worker_killed_mid_run_loses_no_finished_cell(cluster, user_module, ph
     monkeypatch.setattr(runner, "write_json", lambda path, data: (written.append(path.name), write_json(path, data)))
     out = tmp_path / "cluster"
 
+    finished_at_kill = []
+
     def kill_after_the_first_cells():
-        while not victim.poll() and len(list((out / "cells").glob("*.json"))) < 2:
+        while victim.poll() is None and len(list((out / "cells").glob("*.json"))) < 2:
             time.sleep(0.05)
+        finished_at_kill.append(len(list((out / "cells").glob("*.json"))))
         victim.send_signal(signal.SIGKILL)
 
     killer = threading.Thread(target=kill_after_the_first_cells, daemon=True)
@@ -185,7 +196,7 @@ def test_a_worker_killed_mid_run_loses_no_finished_cell(cluster, user_module, ph
     finally:
         if victim.poll() is None:
             victim.kill()
-    assert victim.wait(timeout=30) == -signal.SIGKILL
+    assert victim.wait(timeout=30) == -signal.SIGKILL and 2 <= finished_at_kill[0] < 3 * 4  # killed mid-run
     assert (table["error"] == "").all() and _values(table).equals(_values(serial))
     cell_files = [n for n in written if n != "run.json"]
     assert len(cell_files) == len(set(cell_files)) == 3 * 4  # each finished cell written once

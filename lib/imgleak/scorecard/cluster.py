@@ -111,6 +111,23 @@ def check_versions(client: Any) -> None:
                            "the scheduler and every worker (the environment rule, README 'Run it on a cluster')")
 
 
+def _sources(origin: str) -> list[tuple[str, bytes]] | None:
+    """A module's source files as (name relative to its folder, bytes): the ``.py`` file, or every ``.py``
+    file of a package; from a folder, or from a ``.zip`` on the path (an upload); ``None`` otherwise."""
+    path = Path(origin)
+    if path.suffix == ".py" and path.is_file():
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        return [(f.relative_to(path.parent).as_posix(), f.read_bytes()) for f in files]
+    archive, _, inner = origin.partition(".zip" + os.sep)
+    if not inner.endswith(".py") or not os.path.isfile(archive + ".zip"):
+        return None
+    folder = inner.replace(os.sep, "/").rpartition("/")[0]
+    with zipfile.ZipFile(archive + ".zip") as zipped:
+        names = sorted(n for n in zipped.namelist() if n.startswith(f"{folder}/") and n.endswith(".py")) \
+            if inner.endswith("__init__.py") else [inner]
+        return [(n[len(folder) + 1:] if folder else n, zipped.read(n)) for n in names]
+
+
 def source_digests(modules: Sequence[str]) -> dict[str, str | None]:
     """A SHA-256 of each top-level module's source as this process finds it (a package: all its ``.py``
     files), ``None`` where it finds none: equal digests on client and workers mean the same code.
@@ -126,14 +143,11 @@ def source_digests(modules: Sequence[str]) -> dict[str, str | None]:
                                                                              "origin", None)
         except (ImportError, ValueError):
             origin = None
-        if origin is None or not origin.endswith(".py") or not os.path.isfile(origin):
-            digests[name] = None
-            continue
-        files = sorted(Path(origin).parent.rglob("*.py")) if origin.endswith("__init__.py") else [Path(origin)]
+        sources = _sources(origin) if isinstance(origin, str) else None
         digest = hashlib.sha256()
-        for file in files:
-            digest.update(str(file.relative_to(Path(origin).parent)).encode() + b"\0" + file.read_bytes())
-        digests[name] = digest.hexdigest()
+        for relative, data in sources or []:
+            digest.update(relative.encode() + b"\0" + data)
+        digests[name] = None if sources is None else digest.hexdigest()
     return digests
 
 
