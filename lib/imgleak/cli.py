@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from imgleak.book import BookError, build_book, parse_value
@@ -35,10 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+FAILED_CELLS = 3
+"""``imgleak evaluate``'s exit status when the run finished but some cells failed (their errors are in
+the report); 1: refused before any cell (bad input, unusable cluster); 2: bad command-line syntax;
+130: interrupted."""
+
+EXIT_STATUS = ("exit status: 0 every cell finished; 1 refused before any cell ran (bad input, an unusable "
+               "cluster); 2 bad command-line syntax; 3 the run finished but some cells failed (their errors are in "
+               "OUT/scorecard.csv, column error, and OUT/report.html: fix the cause and run the same command with "
+               "--resume to retry them); 130 interrupted (--resume finishes the run)")
+
+
 def _evaluate_parser(commands: Any) -> None:
     evaluate = commands.add_parser(
         "evaluate", help="score schemes on every leakage criterion: scorecard.csv, scorecard.json, report.html",
-        description="Every scheme x every criterion x seed; each finished cell is written at once to OUT/cells.")
+        description="Every scheme x every criterion x seed; each finished cell is written at once to OUT/cells.",
+        epilog=EXIT_STATUS)
     evaluate.add_argument("--scheme", action="append", required=True, metavar="NAME|module:attr",
                           help="a library scheme (e.g. identity, one_time_pad, selective-4, rvt-faithful, tn_model) "
                                "or package.module:attribute (a Cipher, a Cipher class, or f(images, key)); repeatable")
@@ -54,14 +69,28 @@ def _evaluate_parser(commands: Any) -> None:
     scale = evaluate.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, metavar="N", help="run cells on a local dask cluster of N processes")
     scale.add_argument("--scheduler", metavar="ADDRESS", help="run cells on an existing dask cluster")
-    evaluate.add_argument("--resume", action="store_true", help="reuse the cells already in OUT and finish the run")
+    evaluate.add_argument("--upload", action=argparse.BooleanOptionalAction, default=True,
+                          help="with --scheduler or --workers: upload a module:attr scheme's module (its .py file or "
+                               "package folder) to workers that cannot import it (default); --no-upload stops "
+                               "before any cell instead")
+    evaluate.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                          help="with --scheduler: how long to wait for the scheduler to answer, then for a first "
+                               "worker to connect (default 60)")
+    evaluate.add_argument("--resume", action="store_true",
+                          help="keep the finished cells in OUT, retry its failed ones and finish the run (give at "
+                               "least the run's schemes, criteria and seeds: a resume never drops a result)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.add_argument("--out", required=True, metavar="DIR", help="the output folder (must not exist yet)")
 
 
 def _check_out(out: str, images: str | None, resume: bool) -> Path:
     """The output folder: never inside the image folder; an existing one only with ``--resume``."""
-    path = Path(out).resolve()
+    from imgleak.scorecard.runner import check_out_dir
+
+    try:
+        path = check_out_dir(out).resolve()
+    except ValueError as error:
+        raise ValueError(f"--out: {error}") from None
     if images is not None:
         folder = Path(images).resolve()
         if path == folder or folder in path.parents:
@@ -79,7 +108,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     out = _check_out(args.out, args.images, args.resume)
     result = evaluate(args.scheme, criteria=args.criteria, images=args.images, budget=args.budget, seeds=args.seeds,
                       out_dir=out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                      device=args.device, progress=not args.quiet)
+                      device=args.device, progress=not args.quiet, upload=args.upload, wait=args.wait)
     table, judged = result.table, result.verdicts
     failed = table.loc[table["error"] != "", "cell"].nunique()
     added = [s.name for s in result.subjects if s.name not in args.scheme]
@@ -92,16 +121,39 @@ def _evaluate(args: argparse.Namespace) -> int:
               + (f" (leaks on {', '.join(leaks[:6])}{', ...' if len(leaks) > 6 else ''})" if leaks else ""))
     print(f"{table['cell'].nunique()} cells ({failed} failed); wrote "
           f"{', '.join(os.fspath(p) for p in result.paths.values())}")
+    if failed:
+        print(f"imgleak evaluate: {failed} of {table['cell'].nunique()} cells failed; their errors are in "
+              f"{result.paths['csv']} (column error) and {result.paths['html']}: fix the cause and run the same "
+              f"command with --resume to retry them (exit status {FAILED_CELLS})", file=sys.stderr)
+        return FAILED_CELLS
     return 0
+
+
+@contextlib.contextmanager
+def _messages_on_stderr() -> Iterator[None]:
+    """The scorecard's messages (waiting for a worker, uploads, resume counts) on stderr while it runs."""
+    logger, handler = logging.getLogger("imgleak.scorecard"), logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("imgleak evaluate: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "evaluate":
+        from imgleak.scorecard.cluster import ClusterError
+
         try:
-            return _evaluate(args)
-        except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+            with _messages_on_stderr():
+                return _evaluate(args)
+        except (ValueError, TypeError, FileNotFoundError, FileExistsError, ClusterError) as error:
             print(f"imgleak evaluate: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:

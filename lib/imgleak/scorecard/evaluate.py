@@ -27,7 +27,8 @@ import pandas as pd
 from .base import Budget, Subject
 from .cells import select_criteria
 from .report import write_report
-from .runner import check_budget, check_seeds, dask_executor, run
+from .cluster import WAIT_SECONDS, dask_executor
+from .runner import check_budget, check_out_dir, check_seeds, run
 from .schemes import CONTROLS, resolve
 from .sources import check_sizes, image_source
 from .store import provenance
@@ -52,17 +53,20 @@ class Evaluation:
 def evaluate(schemes: Sequence[str], *, extra: Sequence[Subject] = (), criteria: Sequence[str] | None = None,
              images: Any = None, budget: Budget | str = "default", seeds: int | Sequence[int] = 3,
              out_dir: str | os.PathLike, workers: int | None = None, scheduler: str | None = None,
-             resume: bool = False, device: str = "auto", progress: bool = True) -> Evaluation:
+             resume: bool = False, device: str = "auto", progress: bool = True, upload: bool = True,
+             wait: float = WAIT_SECONDS) -> Evaluation:
     """Every scheme (``identity`` and ``one_time_pad`` first, added when missing) × criterion × seed.
 
     ``schemes``: library names or ``package.module:attribute``; ``extra``: subjects built in
     Python (e.g. :func:`imgleak.scorecard.gallery.broken_schemes`); ``criteria``: cell names
     (``None``: all); ``images``: ``None`` (bundled photographs), a folder or an
     :class:`~imgleak.scorecard.runner.ImageSource`; ``workers`` / ``scheduler``: a dask
-    ``LocalCluster`` or an existing cluster's address. Reports are written to ``out_dir``
-    (replaced only with ``resume``).
+    ``LocalCluster`` or an existing cluster's address, checked before any cell runs
+    (:func:`~imgleak.scorecard.cluster.dask_executor`: versions compared, a user's module the
+    workers lack uploaded unless ``upload=False``, at most ``wait`` seconds for the scheduler and a
+    first worker). Reports are written to ``out_dir`` (replaced only with ``resume``).
     """
-    budget, seeds = check_budget(budget), check_seeds(seeds)
+    budget, seeds, out_dir = check_budget(budget), check_seeds(seeds), check_out_dir(out_dir)
     chosen = select_criteria(criteria)
     source = image_source(images)
     photos = source.load()
@@ -70,7 +74,8 @@ def evaluate(schemes: Sequence[str], *, extra: Sequence[Subject] = (), criteria:
     names = [*[c for c in CONTROLS if c not in schemes], *schemes]
     subjects = resolve(names, (2, int(photos[0].image.shape[0]), budget.size, budget.size)) + list(extra)
     start = time.perf_counter()
-    with dask_executor(workers, scheduler) as executor:
+    with dask_executor(workers, scheduler, ship_objects=[*subjects, *chosen.values()], upload=upload,
+                       wait=wait) as executor:
         table = run(subjects, chosen, source, budget, seeds, out_dir, executor=executor, resume=resume, device=device,
                     progress=progress)
     paths = write_report(table, provenance(out_dir), out_dir, overwrite=resume)

@@ -79,7 +79,8 @@ def leak_heatmap(scores: pd.DataFrame) -> Figure:
 
 def criterion_bars(table: pd.DataFrame, criterion: str) -> Figure:
     """One criterion: each scheme's mean over seeds (bar, ± one standard deviation) and every
-    seed's value (dots); the title gives the unit and which direction leaks more.
+    seed's value (dots), an infinite mean written as ±∞ instead of a bar; the title gives the unit
+    and which direction leaks more.
 
     >>> t = pd.DataFrame({"scheme": ["a", "a", "b"], "criterion": "mi", "seed": [0, 1, 0], "value": [1.0, 1.2, 0.1],
     ...                   "unit": "bits", "leaks_more": "higher"})
@@ -92,13 +93,18 @@ def criterion_bars(table: pd.DataFrame, criterion: str) -> Figure:
     if means.empty:
         raise ValueError(f"table has no values for criterion {criterion!r}")
     seeds = table[(table["criterion"] == criterion) & table["scheme"].isin(means["scheme"])]
-    seeds = seeds[pd.to_numeric(seeds["value"], errors="coerce").notna()]
+    seeds = seeds[np.isfinite(pd.to_numeric(seeds["value"], errors="coerce").astype(float))]
     unit, direction = means["unit"].iloc[0], means["leaks_more"].iloc[0]
     figure = Figure(figsize=(6.0, 1.2 + 0.28 * len(means)))
     ax = figure.add_subplot()
     order = list(means["scheme"])
-    ax.barh(order, means["mean"], xerr=means["sd"], color=sns.color_palette()[0], alpha=0.55,
-            error_kw={"elinewidth": 1, "capsize": 2})
+    finite = np.isfinite(means["mean"].astype(float)).to_numpy()
+    ax.barh(order, means["mean"].where(finite, np.nan), xerr=means["sd"].where(finite, np.nan),
+            color=sns.color_palette()[0], alpha=0.55, error_kw={"elinewidth": 1, "capsize": 2})
+    for row, mean in enumerate(means["mean"].astype(float)):  # an infinite mean (e.g. an unbounded key space)
+        if not finite[row]:
+            ax.annotate("+∞" if mean > 0 else "−∞" if mean < 0 else "undefined", (0, row), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=8)
     ax.scatter(seeds["value"].astype(float), [order.index(s) for s in seeds["scheme"]], s=10, color="0.15", zorder=3,
                label="one seed")
     ax.invert_yaxis()

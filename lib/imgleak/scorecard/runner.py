@@ -9,10 +9,13 @@ record carries its fingerprint only (:func:`imgleak.scorecard.key.fingerprint`).
 its error (type and message) and the others go on.
 
 :func:`run` runs the cells serially (default), or on the ``executor`` given: a dask.distributed
-``Client(...).get_executor()`` for a ``LocalCluster`` or an existing cluster. Each finished cell
-is written to ``out_dir/cells/<cell id>.json`` (temp file + rename), so an interrupted run loses
-at most the cells that were running; ``resume=True`` reuses the successful cells already there
-(cells that failed are run again) and refuses cells computed with another budget or other images.
+``Client(...).get_executor()`` for a ``LocalCluster`` or an existing cluster
+(:func:`~imgleak.scorecard.cluster.dask_executor` checks one before any cell). Each finished cell
+is written once, by this process, to ``out_dir/cells/<cell id>.json`` (temp file + rename) as soon
+as it comes back, so an interrupted run or a dead worker loses at most the cells that were running;
+``resume=True`` reuses the successful cells already there, runs the failed ones again (and logs how
+many), and refuses cells computed with another budget or other images, an unreadable cell file
+(named) and a run that would drop cells already there.
 The table has one row per measurement (:data:`COLUMNS`).
 
 Crops: ``budget.images`` crops of ``budget.size`` pixels per seed; crop ``i`` is cut from source
@@ -34,11 +37,10 @@ stays in ``Context.sources`` for the criteria that cut their own crops (the atta
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, as_completed
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,10 @@ from ..tensors import resolve_device
 from .base import Budget, Criterion, Subject, check_budget
 from .cells import Cell, cell_record, error_row, run_cell
 from .sources import check_sizes, image_source, images_fingerprint
+from .cluster import dask_executor
 from .store import finished_cells, run_settings, settings_hash, table, write_json
+
+log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------ run
 
@@ -77,18 +82,33 @@ def _check_criteria(criteria: Mapping[str, Criterion]) -> dict[str, Criterion]:
     return dict(criteria)
 
 
+MAX_SEEDS = 10_000
+"""The most seeds one run takes (each seed is a cell per scheme and criterion; 5 already call a 5-sd leak)."""
+
+
 def check_seeds(seeds: int | Sequence[int]) -> list[int]:
-    """``seeds`` as a list: a count ``n`` means seeds ``0 … n-1``.
+    """``seeds`` as a list: a count ``n`` (at most :data:`MAX_SEEDS`) means seeds ``0 … n-1``; a list holds
+    distinct ints of a signed 64-bit range (the table's ``seed`` column).
 
     >>> check_seeds(3), check_seeds([7, 1])
     ([0, 1, 2], [7, 1])
+    >>> check_seeds(10**12)
+    Traceback (most recent call last):
+    ...
+    ValueError: seeds must be at most 10000 (a count of seeds 0 .. N-1), got 1000000000000
     """
     if isinstance(seeds, Sequence) and not isinstance(seeds, str):
         out = [integer(s, "seeds") for s in seeds]
-        if not out or len(set(out)) != len(out):
-            raise ValueError(f"seeds must be a count or a non-empty list of distinct ints, got {seeds!r}")
+        if not out or len(set(out)) != len(out) or len(out) > MAX_SEEDS:
+            raise ValueError(f"seeds must be a count or a non-empty list of at most {MAX_SEEDS} distinct ints, "
+                             f"got {seeds!r}")
+        wide = [s for s in out if not -2**63 <= s < 2**63]
+        if wide:
+            raise ValueError(f"seeds must fit a signed 64-bit int (|seed| < 2**63), got {wide[0]}")
         return out
-    return list(range(positive_int(seeds, "seeds")))
+    if positive_int(seeds, "seeds") > MAX_SEEDS:
+        raise ValueError(f"seeds must be at most {MAX_SEEDS} (a count of seeds 0 .. N-1), got {seeds!r}")
+    return list(range(seeds))
 
 
 def _execute(cells: list[Cell], executor: Executor | None, finish: Callable[[dict[str, Any]], None]) -> None:
@@ -111,6 +131,24 @@ def _execute(cells: list[Cell], executor: Executor | None, finish: Callable[[dic
             future.cancel()
 
 
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a :class:`~pathlib.Path`: a folder path whose existing part is a folder, not a file.
+
+    >>> check_out_dir("/etc/hostname/report")
+    Traceback (most recent call last):
+    ...
+    ValueError: out_dir '/etc/hostname/report': '/etc/hostname' is a file, not a folder; choose another output folder
+    """
+    if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir):
+        raise TypeError(f"out_dir must be a folder path (str or os.PathLike), got {type(out_dir).__name__} {out_dir!r}")
+    path = Path(out_dir)
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"out_dir {str(path)!r}: {str(existing)!r} is a file, not a folder; choose another output "
+                         "folder")
+    return path
+
+
 def _describe_subject(subject: Subject, shape: tuple[int, ...]) -> dict[str, Any]:
     try:
         bits = float(subject.cipher.key_space_log2(shape))
@@ -118,38 +156,6 @@ def _describe_subject(subject: Subject, shape: tuple[int, ...]) -> dict[str, Any
         bits = math.nan
     return {"name": subject.name, "describe": subject.cipher.describe(), "invertible": bool(subject.cipher.invertible),
             "per_image_keys": bool(subject.cipher.per_image_keys), "key_space_log2": None if math.isnan(bits) else bits}
-
-
-@contextlib.contextmanager
-def dask_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor | None]:
-    """A dask.distributed executor for :func:`run`: a ``LocalCluster`` of ``workers`` processes (one
-    thread each), or the existing cluster at ``scheduler`` (e.g. one dask-jobqueue started on Slurm);
-    ``None`` (serial) when neither is given. Closed on exit.
-
-    >>> with dask_executor() as executor:
-    ...     executor is None
-    True
-    """
-    if workers is not None and scheduler is not None:
-        raise ValueError("give workers (a local cluster) or scheduler (an existing one), not both")
-    if workers is None and scheduler is None:
-        yield None
-        return
-    from dask.distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler is not None:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=positive_int(workers, "workers"), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        yield client.get_executor()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run(subjects: Sequence[Subject], criteria: Mapping[str, Criterion], images_source: Any, budget: Budget | str,
@@ -173,10 +179,14 @@ def run(subjects: Sequence[Subject], criteria: Mapping[str, Criterion], images_s
     check_sizes(photos, budget.size)
     settings = run_settings(budget, source, images_fingerprint(photos))
     run_hash = settings_hash(settings)
-    out, cells_dir = Path(out_dir), Path(out_dir) / "cells"
-    done = finished_cells(cells_dir, budget, run_hash, resume)
+    out = check_out_dir(out_dir)
+    cells_dir = out / "cells"
     cells = [Cell(s, name, function, seed, budget, source, str(device))
              for s in subjects for name, function in criteria.items() for seed in seeds]
+    done, failed = finished_cells(cells_dir, budget, run_hash, resume, [c.id for c in cells])
+    if resume:
+        log.info("resume: %d finished cell(s) kept, %d failed cell(s) retried, %d cell(s) run for the first time",
+                 len(done), len(failed), len(cells) - len(done) - len(failed))
     cells_dir.mkdir(parents=True, exist_ok=True)
     shape = (int(photos[0].image.shape[0]), budget.size, budget.size)
     write_json(out / "run.json", {**settings, "seeds": seeds, "device": str(device), "cells": [c.id for c in cells],
@@ -188,6 +198,8 @@ def run(subjects: Sequence[Subject], criteria: Mapping[str, Criterion], images_s
     bar = tqdm(total=len(cells), initial=len(records), desc="scorecard cells", unit="cell", disable=not progress)
 
     def finish(record: dict[str, Any]) -> None:
+        if not records.get(record["cell"], {"error": "none yet"})["error"]:
+            return  # finished already (a rescheduled duplicate): a finished cell is written once
         record["settings"] = run_hash
         write_json(cells_dir / f"{record['cell']}.json", record)
         records[record["cell"]] = record
@@ -201,4 +213,4 @@ def run(subjects: Sequence[Subject], criteria: Mapping[str, Criterion], images_s
     return table(records[c.id] for c in cells)
 
 
-__all__ = ['check_budget', 'check_seeds', 'dask_executor', 'run']
+__all__ = ['MAX_SEEDS', 'check_budget', 'check_seeds', 'check_out_dir', 'dask_executor', 'run']

@@ -11,7 +11,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -53,24 +53,52 @@ def settings_hash(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def finished_cells(cells_dir: Path, budget: Budget, settings_hash: str, resume: bool) -> dict[str, dict[str, Any]]:
-    """The successful cells already in ``cells_dir`` (refusing other budgets or settings; none unless ``resume``)."""
+def _read_cell(file: Path) -> dict[str, Any]:
+    """One cell file's record, or a ``ValueError`` naming the file and what to do."""
+    try:
+        record = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        record = error
+    if not isinstance(record, dict) or not isinstance(record.get("cell"), str) or not isinstance(
+            record.get("rows"), list):
+        detail = record if isinstance(record, Exception) else "not a cell record"
+        raise ValueError(f"cell file {file} is unreadable ({detail}): delete it to recompute that cell, "
+                         "then resume again")
+    return record
+
+
+def finished_cells(cells_dir: Path, budget: Budget, settings_hash: str, resume: bool,
+                   cell_ids: Collection[str] | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The successful cells already in ``cells_dir`` by id, and the ids of its failed ones (run again).
+
+    Refuses, naming the folder: cells unless ``resume``, other budgets or settings, an unreadable cell
+    file (named), and cells this run would drop: with ``cell_ids`` (this run's cells), every cell on
+    disk must be among them, so a resume never loses a finished result.
+    """
     files = sorted(cells_dir.glob("*.json")) if cells_dir.is_dir() else []
     if files and not resume:
         raise ValueError(f"{cells_dir} already holds {len(files)} cells: pass resume=True to reuse them, "
                          "or choose another out_dir")
-    done = {}
+    done, failed = {}, []
     for file in files:
-        record = json.loads(file.read_text())
+        record = _read_cell(file)
         if record.get("budget") != budget.name:
             raise ValueError(f"{cells_dir} holds cells of budget {record.get('budget')!r}; this run's budget is "
                              f"{budget.name!r}: budgets are not mixed in one output folder, choose another out_dir")
         if record.get("settings") != settings_hash:
             raise ValueError(f"{cells_dir} holds cells computed with other settings or other images than this run "
                              f"(cell {record.get('cell')!r}): choose another out_dir")
-        if not record.get("error"):
+        if record.get("error"):
+            failed.append(record["cell"])
+        else:
             done[record["cell"]] = record
-    return done
+    dropped = [] if cell_ids is None else sorted(set(done).union(failed) - set(cell_ids))
+    if dropped:
+        raise ValueError(f"{cells_dir} holds {len(dropped)} cell(s) this run does not include "
+                         f"({', '.join(dropped[:3])}{', ...' if len(dropped) > 3 else ''}): "
+                         "a resume never drops results; give at least the schemes, criteria and seeds of the run in "
+                         f"that folder (its run.json lists them), or choose another out_dir")
+    return done, failed
 
 
 def table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
