@@ -341,6 +341,8 @@ def _book_overrides(root: Path, names: list[str], overrides: dict[str, Any]) -> 
 
 @dataclass(frozen=True)
 class _Planned:
+    """One chapter in a build: its parameters, content hash, whether it executes, and why not."""
+
     name: str
     parameters: dict[str, Any]
     hash: str
