@@ -95,10 +95,21 @@ def slow_cells(notebook: Path, threshold: float = 10.0, top: int = 5) -> list[di
         cells = json.loads(notebook.read_text())["cells"]
     except (OSError, ValueError, KeyError):
         return []
-    timed = [{"cell": i, "seconds": round(float(d), 1), "source": "".join(c.get("source", "")).strip().split("\n")[0][:100]}
+    timed = [{"cell": i, "seconds": round(float(d), 1), "source": _telling_line("".join(c.get("source", "")))}
              for i, c in enumerate(cells)
              if (d := c.get("metadata", {}).get("papermill", {}).get("duration")) is not None and d >= threshold]
     return sorted(timed, key=lambda c: -c["seconds"])[:top]
+
+
+def _telling_line(source: str) -> str:
+    """The first line of a cell that is not blank, a comment or an import (else its first line), at most 100 characters.
+
+    >>> _telling_line(chr(10).join(["import time", "", "# train", "result = train(x)", "plot(result)"]))
+    'result = train(x)'
+    """
+    lines = [line.strip() for line in source.strip().splitlines()]
+    telling = [line for line in lines if line and not line.startswith(("#", "import ", "from "))]
+    return (telling or lines or [""])[0][:100]
 
 
 def _last_progress(log: Path) -> str:
