@@ -315,11 +315,13 @@ def test_chapters_side_by_side_execute_in_child_processes(tmp_path: Path) -> Non
                                    "b": "raise ValueError('boom in b')", "c": "x = value * 2"})
     lines: list[str] = []
     with pytest.raises(BookError, match=r"(?s)1 chapter\(s\) failed: b.*ValueError: boom in b"):
-        book.build_book(root, "quick", jobs=3, log=lines.append, html=False)
+        book.build_book(root, "quick", jobs=3, overrides={"value": 2}, log=lines.append, html=False)
     assert any("3 side by side with" in line for line in lines)
     executed = json.loads((root / book.CHAPTERS_DIR / "a.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert [c["metadata"]["tags"] for c in injected] == [["injected-parameters", "hide-input"]]
     last = "".join(executed["cells"][-1]["source"])
-    assert last.startswith("## Reproduce this page") and "imgleak book --profile quick --chapter a\n" in last
+    assert last.startswith("## Reproduce this page") and "imgleak book --profile quick --chapter a -p value 2\n" in last
     printed = "".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert f"threads {book_jobs.share_threads(3)} cache {root / '.cache' / 'imgleak'}" in printed
     assert (root / book.CHAPTERS_DIR / "c.ipynb").is_file() and not (root / book.CHAPTERS_DIR / "b.ipynb").exists()

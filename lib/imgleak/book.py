@@ -280,6 +280,10 @@ def execute_chapter(root: Path, name: str, parameters: dict[str, Any], profile: 
             os.environ.clear()
             os.environ.update(old_environ)
         notebook = nbformat.read(executed, as_version=4)
+        for cell in notebook.cells:  # papermill's injected parameters are folded like the defaults they override
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags and "hide-input" not in tags:
+                cell.metadata["tags"] = [*tags, "hide-input"]
         record = {"hash": chapter_hash, "profile": profile.name, "parameters": parameters, "lock": lock_record(),
                   "commit": source_commit(root)}
         notebook.metadata["imgleak"] = record
