@@ -83,7 +83,7 @@ def attack_data(context: Context) -> AttackData:
     >>> sources = tuple(torch.full((1, 40, 40), v, dtype=torch.uint8) for v in range(4))
     >>> data = attack_data(Context(torch.zeros(1, 1, 32, 32, dtype=torch.uint8), 0, BUDGETS["quick"], sources))
     >>> data.train.shape, data.test.shape, len(data.test_photos)
-    (torch.Size([48, 1, 32, 32]), torch.Size([16, 1, 32, 32]), 1)
+    (torch.Size([128, 1, 32, 32]), torch.Size([32, 1, 32, 32]), 1)
     """
     budget = context.budget
     sources = usable_sources(context, budget.size)
