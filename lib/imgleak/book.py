@@ -31,10 +31,10 @@ from typing import Any, Iterable
 
 import yaml
 
-from imgleak.book_jobs import ChapterRun, Job, available_cores, previous_seconds, run_jobs, share_threads, slow_cells
-from imgleak.book_jobs import summary_table, thread_environment, write_summary
-from imgleak.cache import CACHE_ENV, clear_cache
-from imgleak.provenance import LOCK_FILE, library_digest, lock_record
+from .book_jobs import ChapterRun, Job, available_cores, previous_seconds, run_jobs, share_threads, slow_cells
+from .book_jobs import summary_table, thread_environment, write_summary
+from .cache import CACHE_ENV, clear_cache
+from .provenance import LOCK_FILE, library_digest, lock_record
 
 CHAPTERS_DIR = Path("book") / "chapters"
 PROFILES_DIR = Path("book") / "profiles"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import _checks
-from imgleak.tensors import as_image_batch, restore_rank
+from .tensors import as_image_batch, restore_rank
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 

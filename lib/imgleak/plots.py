@@ -10,8 +10,8 @@ import seaborn as sns
 import torch
 from matplotlib.patches import Rectangle
 
-from imgleak.images import Photo
-from imgleak.keys import BitBalance
+from .images import Photo
+from .keys import BitBalance
 
 
 def _as_display(image: torch.Tensor) -> tuple[np.ndarray, str | None]:
@@ -214,7 +214,7 @@ def estimator_sweep_plot(summary, title: str = "") -> plt.Figure:
 
 def m_neig_plot(decay: float = 1.0, change_scale: float = 1.0, radius: float = 3.0) -> plt.Figure:
     """(a) the neighbour weight w(d) up to ``radius``; (b) m_neig(d, d') against the new distance d'."""
-    from imgleak.information import m_neig, neighbour_weight
+    from .information import m_neig, neighbour_weight
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
     d = np.linspace(1, radius, 200)
@@ -290,7 +290,7 @@ def vortex_key_plot(image: torch.Tensor, vortex_key, title: str | None = None, a
 def displacement_plot(maps: dict[str, torch.Tensor], shape: Sequence[int], arrow_step: int = 2) -> plt.Figure:
     """For each gather map: how far every output pixel reads from (colour), arrows to its source
     (every ``arrow_step``-th row and column; 0: none) and the source pixels nobody reads (red crosses)."""
-    from imgleak.ciphers.rvt import displacement_field
+    from .ciphers.rvt import displacement_field
 
     height, width = (int(s) for s in shape[-2:])
     fields = {label: displacement_field(index, shape) for label, index in maps.items()}

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from imgleak.attacks.datasets import halves, photo_crops
-from imgleak.attacks.gan import GAN_ARCHITECTURES, PAPER_GAN, train_gan_attack
+from imgleak.attacks.gan import PAPER_GAN, train_gan_attack
+from imgleak.attacks.inverse_network import scheme_networks
 from imgleak.attacks.inverse_network import AttackResult, evaluate_attack, reconstruct
 from imgleak.ciphers.blockwise import BlockwiseScramble
 from imgleak.ciphers.pixelwise import PixelwiseEncryption
@@ -27,8 +28,9 @@ def tiny():
 
 def test_paper_settings_and_generators():
     assert PAPER_GAN == {"epochs": 100, "lr": 2e-4, "beta1": 0.5, "batch_size": 64, "disc_width": 64}
-    assert GAN_ARCHITECTURES["pixelwise"] == "conv1x1" and GAN_ARCHITECTURES["blockwise"] == "block"
-    assert GAN_ARCHITECTURES["tn_model"] == GAN_ARCHITECTURES["tn_gan"] == "unet"
+    generators = scheme_networks("gan")  # as each cipher class declares
+    assert generators == {"pixelwise": "conv1x1", "blockwise": "block", "etc": "block", "tn_model": "unet",
+                          "tn_gan": "unet"}
 
 
 @pytest.mark.parametrize("scheme", ["pixelwise", "blockwise", "tn_gan"])
@@ -41,7 +43,7 @@ def test_short_run_shapes_and_finite_losses(device, tiny, scheme):
     result = train_gan_attack(c1, t2.to(device), scheme, epochs=2, batch_size=4, device=device,
                               test_cipher_images=test_c, test_plain_images=data.test.to(device), progress=False)
     assert isinstance(result, AttackResult) and result.attack == "gan"
-    assert result.architecture == GAN_ARCHITECTURES[scheme]
+    assert result.architecture == scheme_networks("gan")[scheme]
     curves = [result.train_loss, result.test_loss, result.test_ssim, *result.extra.values()]
     assert all(len(c) == 2 and all(math.isfinite(v) for v in c) for c in curves)
     assert all(0 <= v <= 1 for v in result.extra["d_real"] + result.extra["d_fake"])

@@ -231,13 +231,13 @@ def test_paper_profile_settings_fit_the_attack_functions():
 
     import yaml
 
-    from imgleak.attacks.gan import GAN_ARCHITECTURES, train_gan_attack
-    from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, build_network, train_inverse_network
+    from imgleak.attacks.gan import train_gan_attack
+    from imgleak.attacks.inverse_network import build_network, scheme_networks, train_inverse_network
 
     profile = yaml.safe_load((Path(__file__).parents[2] / "book/profiles/paper.yaml").read_text())
     settings = profile["chapters"]["ciphertext_only_attacks"]["attack_settings"]
     ax._settings(settings)  # keys are valid
-    functions = {"itn": (train_inverse_network, ITN_ARCHITECTURES), "gan": (train_gan_attack, GAN_ARCHITECTURES)}
+    functions = {"itn": (train_inverse_network, scheme_networks("itn")), "gan": (train_gan_attack, scheme_networks("gan"))}
     for family in ("pixelwise", "blockwise", "etc", "tn_model", "tn_gan"):
         for attack, (function, architectures) in functions.items():
             options = {**settings[attack], **settings.get(f"{attack}/{family}", {})}

@@ -15,13 +15,11 @@ from imgleak.ciphers import Cipher, TransformNet
 from imgleak.scorecard.base import BUDGETS, Context
 from imgleak.scorecard.key import fingerprint
 from imgleak.scorecard.sources import ImageSource, make_context
-from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, SchemeCheckError, check_scheme, library_schemes, resolve,
-                                       train_tn_model_key)
+from imgleak.scorecard.schemes import (CONTROLS, FunctionCipher, SchemeCheckError, check_scheme, learned_key,
+                                       library_schemes, resolve)
 
-NAMES = ["identity", "one_time_pad", *[f"selective-{n}" for n in range(1, 8)], "rvt-faithful", "rvt-invertible",
-         "permutation-per-image", "permutation-fixed", "blockwise", "pixelwise-same", "pixelwise-different", "etc",
-         "tn_model", "tn_gan"]
-KEYED = NAMES[:-2]
+NAMES = list(ciphers.variants())  # the table of variants, then every other registered cipher
+KEYED = [name for name in NAMES if not ciphers.build(name).learned_key]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +30,9 @@ def context():
 def test_every_library_scheme_is_there_under_its_name():
     schemes = library_schemes()
     assert list(schemes) == NAMES
-    assert CONTROLS == ("identity", "one_time_pad")
+    assert NAMES[:2] == list(CONTROLS) == ["identity", "one_time_pad"]
+    assert [name for name in NAMES if name not in KEYED] == ["tn_model", "tn_gan"]
+    assert all(not schemes[name].trained_keys for name in KEYED)
     for name, subject in schemes.items():
         assert subject.name == name and isinstance(subject.cipher, Cipher)
     assert schemes["one_time_pad"].cipher == ciphers.get("selective", bits=8)
@@ -70,7 +70,7 @@ def test_tn_model_key_is_trained_on_the_crops_labelled_by_source(context):
     assert key.settings["epochs"] == BUDGETS["quick"].tn_epochs and key.settings["seed"] == 0
     assert key.settings["num_classes"] == 4  # 4 crops from 4 different photos (crop i from photo i mod 11)
     assert key.settings["image_shape"] == [3, 32, 32]
-    assert fingerprint(train_tn_model_key(0, context)) == fingerprint(key)  # seeded
+    assert fingerprint(learned_key("tn_model", 0, context)) == fingerprint(key)  # seeded
     y = ciphers.get("tn_model").encrypt(context.images, key)
     assert y.shape == context.images.shape and y.dtype == torch.uint8
 
@@ -249,5 +249,5 @@ def test_check_uses_the_shape_it_is_given():
 def test_tn_model_key_trains_on_the_context_labels_when_it_has_them():
     images = torch.randint(0, 256, (8, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     labelled = Context(images, 0, BUDGETS["quick"], labels=torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]))
-    assert train_tn_model_key(0, labelled).settings["num_classes"] == 3  # the digits' classes, not one per image
-    assert train_tn_model_key(0, replace(labelled, labels=None)).settings["num_classes"] == 8
+    assert learned_key("tn_model", 0, labelled).settings["num_classes"] == 3  # the digits' classes, not one per image
+    assert learned_key("tn_model", 0, replace(labelled, labels=None)).settings["num_classes"] == 8

@@ -110,10 +110,10 @@ def test_tn_model_with_a_given_classifier_and_ssim_term(device, tiny):
     assert (y.shape, y.dtype, y.device) == (tiny.test.shape, torch.uint8, tiny.test.to(device).device)
 
 
-def test_classifier_module_normalises_a_classify_result():
+def test_classifier_module_normalises_a_training_result():
     network = nn.Conv2d(3, 2, 1)
 
-    class Trained:  # what imgleak.classify.TrainingResult offers
+    class Trained:  # what imgleak.training.classifier.TrainingResult offers
         settings = {"mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.5], "input_size": None}
 
     Trained.network = network

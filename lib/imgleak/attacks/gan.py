@@ -68,9 +68,6 @@ from .inverse_network import (
     reconstruct,
 )
 
-GAN_ARCHITECTURES = {"pixelwise": "conv1x1", "blockwise": "block", "etc": "block", "tn_model": "unet", "tn_gan": "unet"}
-"""The GAN-Attack generator for each scheme (seed paper; EtC is our addition)."""
-
 PAPER_GAN = {"epochs": 100, "lr": 2e-4, "beta1": 0.5, "batch_size": 64, "disc_width": 64}
 """The seed paper's GAN-Attack training (T1 = T2 = 2,500 STL-10 images); ``disc_width`` 64 is
 DCGAN's (the paper's discriminator widths are in a lost figure)."""
@@ -236,9 +233,9 @@ def train_gan_attack(
         Plain images T2, uint8 ``(N2, C, H, W)`` (same ``C, H, W``; not the plain images of T1 —
         use :func:`imgleak.attacks.datasets.halves`). Sides of at least 16 (discriminator).
     architecture
-        ``"conv1x1"``, ``"block"``, ``"unet"``, ``"locally_connected"``, a scheme name
-        (``"pixelwise"``, ``"blockwise"``, ``"etc"``, ``"tn_model"``, ``"tn_gan"``:
-        :data:`GAN_ARCHITECTURES`) or a ready ``nn.Module`` ([0, 1] → [0, 1]; trained in place,
+        ``"conv1x1"``, ``"block"``, ``"unet"``, ``"locally_connected"``, a registered scheme's name
+        (the generator its cipher class declares for ``"gan"``:
+        :func:`~imgleak.attacks.inverse_network.scheme_networks`) or a ready ``nn.Module`` ([0, 1] → [0, 1]; trained in place,
         not re-initialised).
     epochs, batch_size, lr, beta1
         Passes over T1, minibatch size, Adam (``beta1``, 0.999) for both networks (paper: 100,
@@ -264,7 +261,7 @@ def train_gan_attack(
     """
     c, p = _gan_images(cipher_images, plain_images)
     test = held_out_pairs(test_cipher_images, test_plain_images, c.shape)
-    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]), GAN_ARCHITECTURES)
+    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]), "gan")
     channels, height, width = (int(s) for s in c.shape[1:])
     config = GANAttackConfig(
         architecture=name, options=recorded, epochs=epochs, batch_size=batch_size, lr=lr, betas=[beta1, 0.999],
@@ -311,4 +308,4 @@ def _run_gan_attack(architecture: str | nn.Module, c: torch.Tensor, p: torch.Ten
     )
 
 
-__all__ = ["GAN_ARCHITECTURES", "PAPER_GAN", "GANAttackConfig", "evaluate_attack", "reconstruct", "train_gan_attack"]
+__all__ = ["PAPER_GAN", "GANAttackConfig", "evaluate_attack", "reconstruct", "train_gan_attack"]

@@ -21,8 +21,10 @@ then ``N(E(Q))`` on new cipher images. The network is shaped for the scheme:
 ``"unet"`` (TN-model, TN-GAN)
     :class:`imgleak.ciphers.unet.UNet`.
 
-Scheme names pick the paper's choice: ``architecture="pixelwise"`` → locally connected,
-``"blockwise"`` → block, ``"tn_model"``/``"tn_gan"`` → U-Net (:data:`ITN_ARCHITECTURES`).
+A registered scheme's name picks the network its cipher class declares for the attack
+(``attack_networks``; :func:`scheme_networks`): ``architecture="pixelwise"`` → locally connected,
+``"blockwise"`` and ``"etc"`` → block, ``"tn_model"``/``"tn_gan"`` → U-Net (the seed paper's choices;
+EtC is our addition).
 
 Training (:func:`train_inverse_network`): SGD with momentum 0.9, weight decay 5e-4, MSE on
 [0, 1] images, learning rate divided by 10 at fixed epochs. The paper's schedules are
@@ -54,6 +56,8 @@ from tqdm import tqdm
 from .._checks import boolean, choice, number, positive_int
 from .._checks import seed as draw_seed
 from ..metrics import psnr, ssim
+from .. import ciphers
+from ..ciphers.base import declared_network
 from ..ciphers.unet import UNet
 from ..results import Result
 from ..tensors import as_image_batch, restore_rank, run_network, to_unit
@@ -63,9 +67,20 @@ from ..training.seeding import seeded_training
 ARCHITECTURES = ("locally_connected", "conv1x1", "block", "unet")
 """Network shapes :func:`build_network` makes."""
 
-ITN_ARCHITECTURES = {"pixelwise": "locally_connected", "blockwise": "block", "etc": "block",
-                     "tn_model": "unet", "tn_gan": "unet"}
-"""The ITN-Attack's network for each scheme (seed paper; EtC is our addition)."""
+ATTACKS = ("itn", "gan")
+"""The trained attacks a cipher class declares networks for (``attack_networks``)."""
+
+
+def scheme_networks(attack: str = "itn") -> dict[str, str]:
+    """Registered scheme name → the network its cipher class declares for ``attack`` (``attack_networks``;
+    schemes that declare none are left out). Read from the registry now, so a newly registered scheme counts.
+
+    >>> scheme_networks("itn")["pixelwise"], scheme_networks("gan")["pixelwise"], "selective" in scheme_networks()
+    ('locally_connected', 'conv1x1', False)
+    """
+    choice(attack, "attack", ATTACKS)
+    declared = {name: declared_network(ciphers.scheme_class(name), attack) for name in ciphers.available()}
+    return {name: network for name, network in declared.items() if network is not None}
 
 PAPER_ARCHITECTURES: dict[str, dict[str, Any]] = {
     "locally_connected": {"hidden": (64, 64)},
@@ -228,10 +243,12 @@ class BlockNet(nn.Module):
         return torch.sigmoid(self.body(x * 2 - 1))
 
 
-def resolve_architecture(architecture: str, table: dict[str, str] = ITN_ARCHITECTURES) -> str:
-    """An architecture name from an architecture or scheme name (``table`` maps schemes)."""
+def resolve_architecture(architecture: str, attack: str = "itn") -> str:
+    """An architecture name from an architecture name or a registered scheme's name (the network its
+    cipher class declares for ``attack``, :func:`scheme_networks`)."""
     if isinstance(architecture, str) and architecture in ARCHITECTURES:
         return architecture
+    table = scheme_networks(attack)
     if isinstance(architecture, str) and architecture in table:
         return table[architecture]
     raise ValueError(f"architecture must be one of {ARCHITECTURES} or a scheme name {tuple(table)}, "
@@ -391,7 +408,7 @@ def append_test_scores(network: nn.Module, test_d: tuple[torch.Tensor, torch.Ten
 
 
 def check_architecture(architecture: Any, options: Any, shape: tuple[int, int, int],
-                       table: dict[str, str] = ITN_ARCHITECTURES) -> tuple[str, dict[str, Any]]:
+                       attack: str = "itn") -> tuple[str, dict[str, Any]]:
     """The architecture's name (a ready ``nn.Module``: its class name) and the network options to
     record. A named one is built once for ``(C, H, W)`` images (the global RNG untouched), so bad
     options and sizes fail before any training."""
@@ -400,7 +417,7 @@ def check_architecture(architecture: Any, options: Any, shape: tuple[int, int, i
             raise TypeError("options apply only to a named architecture, not to a ready nn.Module")
         name = type(architecture).__name__
     elif isinstance(architecture, str):
-        name = resolve_architecture(architecture, table)
+        name = resolve_architecture(architecture, attack)
     else:
         raise TypeError(f"architecture must be a name or an nn.Module, got {type(architecture).__name__}")
     if options is not None and not isinstance(options, dict):
@@ -526,7 +543,7 @@ def train_inverse_network(
     architecture
         ``"locally_connected"``, ``"conv1x1"``, ``"block"``, ``"unet"``, a scheme name
         (``"pixelwise"``, ``"blockwise"``, ``"etc"``, ``"tn_model"``, ``"tn_gan"``: the paper's
-        choice, :data:`ITN_ARCHITECTURES`) or a ready ``nn.Module`` mapping [0, 1] images to
+        choice, :func:`scheme_networks`) or a ready ``nn.Module`` mapping [0, 1] images to
         [0, 1] images (trained in place).
     epochs, batch_size
         Passes over the pairs (reshuffled every epoch; a trailing batch of one is dropped) and
@@ -599,7 +616,7 @@ def _run_itn(architecture: str | nn.Module, c: torch.Tensor, p: torch.Tensor,
 
 
 __all__ = [
-    "ARCHITECTURES", "DEFAULT_ARCHITECTURES", "DEFAULT_LR", "ITN_ARCHITECTURES", "ITNConfig", "OPTIMIZERS",
+    "ARCHITECTURES", "ATTACKS", "DEFAULT_ARCHITECTURES", "DEFAULT_LR", "ITNConfig", "OPTIMIZERS",
     "PAPER_ARCHITECTURES", "PAPER_ITN_SCHEDULES", "AttackResult", "BlockNet", "LocallyConnected1x1",
     "LocallyConnectedNet", "PixelNet", "append_test_scores", "attack_network", "build_network", "check_architecture",
     "evaluate_attack", "evaluate_pairs", "held_out_pairs", "image_pairs", "reconstruct", "resolve_architecture",

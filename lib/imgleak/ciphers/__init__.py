@@ -4,12 +4,13 @@
 >>> cipher = ciphers.get("selective", bits=3)
 >>> cipher.describe(), cipher.invertible, cipher.per_image_keys
 ('selective encryption, 3 MSBs', True, True)
->>> ciphers.get("tanaka").name  # the paper's name is an alias of the registered one
-'blockwise'
+>>> ciphers.variants()["pixelwise-same"].paper_row, ciphers.build("pixelwise-same") == ciphers.get("pixelwise")
+('pixelwise_same', True)
 
 Every registered scheme is built with its defaults by ``get(name)`` and passes the conformance
 suite (``tests/ciphers/test_conformance.py``); registering a new one with :func:`register`
-puts it through the same checks.
+puts it through the same checks and into :func:`variants` (the scorecard's schemes) under its name.
+The variants with settings of their own are one table, :data:`~imgleak.ciphers.library.VARIANTS`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from .pixelwise import PixelwiseEncryption
 from .rvt import RandomVortex
 from .selective import SelectiveEncryption
 from .transform_net import TNGAN, TNModel, TransformNet, TransformNetCipher
+from .library import VARIANTS, Variant
 
 _REGISTRY: dict[str, type] = {}
-_ALIASES: dict[str, str] = {"tanaka": "blockwise"}
 
 
 def register(scheme: type) -> type:
@@ -38,8 +39,8 @@ def register(scheme: type) -> type:
     name = getattr(scheme, "name", None)
     if not isinstance(name, str) or not name:
         raise ValueError(f"{scheme!r} has no registered name: give it a class attribute name = '...'")
-    if name in _REGISTRY or name in _ALIASES:
-        raise ValueError(f"a scheme named {name!r} is already registered")
+    if name in _REGISTRY or any(v.name == name and v.cipher != name for v in VARIANTS):
+        raise ValueError(f"a scheme named {name!r} is already registered (or names a variant in VARIANTS)")
     if not isinstance(scheme(), Cipher):
         raise TypeError(f"{scheme.__name__} does not follow the imgleak Cipher interface (see imgleak.ciphers.base)")
     _REGISTRY[name] = scheme
@@ -51,27 +52,56 @@ for _scheme in (Identity, SelectiveEncryption, RandomVortex, RandomPermutation, 
     register(_scheme)
 
 
+def unregister(name: str) -> None:
+    """Take the scheme registered as ``name`` out of the registry (a test's throw-away scheme)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"no scheme named {name!r} is registered; registered: {available()}")
+    if any(v.cipher == name for v in VARIANTS):
+        raise ValueError(f"{name!r} is a library scheme (VARIANTS uses it) and stays registered")
+    del _REGISTRY[name]
+
+
 def available() -> list[str]:
-    """The registered names :func:`get` accepts, sorted (aliases: :func:`aliases`)."""
+    """The registered names :func:`get` accepts, sorted."""
     return sorted(_REGISTRY)
 
 
-def aliases() -> dict[str, str]:
-    """Other names :func:`get` accepts (the papers' names) and the registered name each stands for."""
-    return dict(_ALIASES)
+def scheme_class(name: str) -> type:
+    """The class registered as ``name`` (what it declares: ``attack_networks``, ``learned_key``, ...)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, one of {available()}; got {type(name).__name__}")
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown cipher {name!r}; choose one of {available()}")
+    return _REGISTRY[name]
+
+
+def variants() -> dict[str, Variant]:
+    """Every scheme variant by name: :data:`~imgleak.ciphers.library.VARIANTS` (controls first), then each
+    registered cipher that no entry builds, under its registered name with its defaults."""
+    table = {v.name: v for v in VARIANTS}
+    used = {v.cipher for v in VARIANTS}
+    table.update({name: Variant(name, name) for name in _REGISTRY if name not in used})
+    return table
+
+
+def build(variant: str | Variant) -> Cipher:
+    """The cipher of a variant (a name from :func:`variants`, or a :class:`Variant`)."""
+    if isinstance(variant, str):
+        table = variants()
+        if variant not in table:
+            raise ValueError(f"unknown scheme variant {variant!r}; choose one of {list(table)}")
+        variant = table[variant]
+    if not isinstance(variant, Variant):
+        raise TypeError(f"variant must be a name or a Variant, got {type(variant).__name__}")
+    return get(variant.cipher, **variant.params)
 
 
 def get(name: str, **params: Any) -> Cipher:
     """A cipher instance: the scheme registered as ``name`` (or an alias), built with ``params``."""
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, one of {available()}; got {type(name).__name__}")
-    scheme = _REGISTRY.get(_ALIASES.get(name, name))
-    if scheme is None:
-        raise ValueError(f"unknown cipher {name!r}; choose one of {available()} (aliases: {sorted(_ALIASES)})")
-    return scheme(**params)
+    return scheme_class(name)(**params)
 
 
-__all__ = ["BlockwiseScramble", "Cipher", "CipherBase", "EtCEncryption", "Identity", "KeyedCipher",
+__all__ = ["VARIANTS", "BlockwiseScramble", "Cipher", "CipherBase", "EtCEncryption", "Identity", "KeyedCipher",
            "NotInvertibleError", "PixelMover", "PixelwiseEncryption", "RandomPermutation", "RandomVortex",
-           "SelectiveEncryption", "TNGAN", "TNModel", "TransformNet", "TransformNetCipher", "aliases", "available",
-           "get", "register"]
+           "SelectiveEncryption", "TNGAN", "TNModel", "TransformNet", "TransformNetCipher", "Variant", "available",
+           "build", "get", "register", "scheme_class", "unregister", "variants"]

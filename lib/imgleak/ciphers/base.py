@@ -28,8 +28,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -80,6 +81,13 @@ class CipherBase:
     name: ClassVar[str] = ""
     invertible: ClassVar[bool] = False
     per_image_keys: ClassVar[bool] = False
+    attack_networks: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    """The attack networks shaped for this scheme's structure: ``{"itn": network, "gan": network}``
+    (names from :data:`imgleak.attacks.inverse_network.ARCHITECTURES`); empty: the attacks pick a
+    generic one."""
+    learned_key: ClassVar[bool] = False
+    """True when a key is a network trained on images (:func:`imgleak.training.transform_nets.train_key`),
+    not drawn from a seed."""
 
     def make_key(self, seed: int, shape: Sequence[int] = (3, 32, 32)) -> Any:
         """An imgleak :class:`~imgleak.keys.Key` from ``seed`` (``shape`` is not needed by keyed schemes)."""
@@ -92,6 +100,18 @@ class CipherBase:
     def describe(self) -> str:
         """A short phrase for tables; schemes refine it."""
         return self.name
+
+
+def declared_network(cipher: Any, attack: str) -> str | None:
+    """The network ``cipher``'s class declares for ``attack`` (``"itn"`` or ``"gan"``) in its
+    ``attack_networks``, or None (a scheme that declares none, a user's scheme included).
+
+    >>> from imgleak.ciphers import get
+    >>> declared_network(get("pixelwise"), "itn"), declared_network(get("selective"), "itn")
+    ('locally_connected', None)
+    """
+    networks = getattr(cipher, "attack_networks", None)
+    return networks.get(attack) if isinstance(networks, Mapping) else None
 
 
 def check_first_index(first_index: Any) -> int:

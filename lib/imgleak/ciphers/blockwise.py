@@ -34,8 +34,9 @@ nibble), a per-position multiply, shift and mask pick the nibbles, and one XOR d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import torch
@@ -159,6 +160,7 @@ class BlockwiseScramble(CipherBase):
     reversal_from_permutation: bool = False
     name: ClassVar[str] = "blockwise"
     invertible: ClassVar[bool] = True
+    attack_networks: ClassVar[Mapping[str, str]] = MappingProxyType({"itn": "block", "gan": "block"})
 
     def __post_init__(self) -> None:
         check_block(self.block)

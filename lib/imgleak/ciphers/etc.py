@@ -27,8 +27,9 @@ the flat images (and one XOR for the negative–positive transform) on the image
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from functools import lru_cache
 from typing import ClassVar
 
@@ -101,6 +102,7 @@ class EtCEncryption(CipherBase):
     mode: str = "same"
     name: ClassVar[str] = "etc"
     invertible: ClassVar[bool] = True
+    attack_networks: ClassVar[Mapping[str, str]] = MappingProxyType({"itn": "block", "gan": "block"})
 
     def __post_init__(self) -> None:
         check_block(self.block)

@@ -28,8 +28,9 @@ through a flat index over whole images.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import torch
@@ -158,6 +159,7 @@ class PixelwiseEncryption(CipherBase):
     mode: str = "same"
     name: ClassVar[str] = "pixelwise"
     invertible: ClassVar[bool] = True
+    attack_networks: ClassVar[Mapping[str, str]] = MappingProxyType({"itn": "locally_connected", "gan": "conv1x1"})
 
     def __post_init__(self) -> None:
         check_mode(self.mode)

@@ -218,7 +218,12 @@ def _sequence(values: Any, name: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _strength(strength: float | str) -> Strength:
+def check_strength(strength: float | str) -> Strength:
+    """The :class:`Strength` of a preset name (:data:`PRESETS`) or a positive swirl factor s.
+
+    >>> s = check_strength("mnist"); s.scale / s.divisor
+    0.8
+    """
     if isinstance(strength, str):
         try:
             return PRESETS[strength]
@@ -260,7 +265,7 @@ def generate_vortex_key(
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key, got {type(key).__name__}")
     height, width = _check_size(shape)
-    preset = _strength(strength)
+    preset = check_strength(strength)
     count = preset.n_vortices if n_vortices is None else n_vortices
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"n_vortices must be a positive int, got {n_vortices!r}")
@@ -507,7 +512,7 @@ class RandomVortex(CipherBase):
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        _strength(self.strength)
+        check_strength(self.strength)
         if self.n_vortices is not None and (
             isinstance(self.n_vortices, bool) or not isinstance(self.n_vortices, (int, np.integer)) or self.n_vortices < 1
         ):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -150,6 +151,8 @@ class TransformNetCipher(CipherBase):
     label: ClassVar[str] = ""
     invertible: ClassVar[bool] = False
     per_image_keys: ClassVar[bool] = False
+    learned_key: ClassVar[bool] = True
+    attack_networks: ClassVar[Mapping[str, str]] = MappingProxyType({"itn": "unet", "gan": "unet"})
 
     def describe(self) -> str:
         """E.g. ``"TN-model (trained U-Net; its weights are the secret)"``."""

@@ -37,29 +37,33 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from imgleak import metrics
-from .. import _checks
-from imgleak.ciphers import keyspace
-from imgleak.attacks.datasets import CROP_SIZE, AttackData, halves, load_stl10, photo_crops
-from imgleak.attacks.feature_reconstruction import feature_reconstruction
-from imgleak.attacks.gan import train_gan_attack
-from imgleak.attacks.inverse_network import ITN_ARCHITECTURES, AttackResult, reconstruct, train_inverse_network
-from imgleak import ciphers
-from imgleak.ciphers import KeyedCipher
-from imgleak.training.transform_nets import TransformTrainingResult, train_tn_gan, train_tn_model
-from imgleak.experiments import paper_values
-from imgleak.experiments.findings import Finding
-from imgleak.keys import Key
+from .. import _checks, ciphers, metrics
+from ..attacks.datasets import CROP_SIZE, AttackData, halves, load_stl10, photo_crops
+from ..attacks.feature_reconstruction import feature_reconstruction
+from ..attacks.gan import train_gan_attack
+from ..attacks.inverse_network import AttackResult, reconstruct, scheme_networks, train_inverse_network
+from ..ciphers import KeyedCipher, Variant
+from ..ciphers.keyspace import check_shape, crossover, etc_log2, pixelwise_log2, tanaka_log2
+from ..keys import Key
+from ..training.transform_nets import TransformTrainingResult, train_key
+from . import paper_values
+from .findings import Finding
 
-SCHEME_LABELS: dict[str, str] = {
-    "pixelwise_same": "Pixel-wise, same key",
-    "pixelwise_different": "Pixel-wise, different keys",
-    "tanaka": "Tanaka's scheme",
-    "tn_model": "TN-model",
-    "tn_gan": "TN-GAN",
-    "etc": "EtC (block scrambling)",
-}
-"""Our scheme names and the paper's row labels (EtC is our addition: not in the paper's tables)."""
+
+def _chapter_variants() -> dict[str, Variant]:
+    """The variants with a row in the papers' tables, by that row name: the paper's Table 1 rows in its
+    order, then ours (EtC)."""
+    rows = {v.paper_row: v for v in ciphers.VARIANTS if v.paper_row is not None}
+    order = [r for r in paper_values.table("attacks_ssim").index if r in rows]
+    return {r: rows[r] for r in order + [r for r in rows if r not in order]}
+
+
+_VARIANTS = _chapter_variants()
+
+SCHEME_LABELS: dict[str, str] = {row: variant.label for row, variant in _VARIANTS.items()}
+"""The chapter's scheme names (the rows of the papers' tables, :data:`imgleak.ciphers.library.VARIANTS`
+``paper_row``) and their labels: ``pixelwise_same``, ``pixelwise_different``, ``tanaka``, ``tn_model``,
+``tn_gan``, then ``etc`` (our addition: not in the paper's tables)."""
 
 SCHEMES: tuple[str, ...] = tuple(SCHEME_LABELS)
 """The names :func:`build_schemes` accepts."""
@@ -135,14 +139,6 @@ class BuiltSchemes:
     training: dict[str, TransformTrainingResult] = field(default_factory=dict, repr=False)
 
 
-_KEYED: dict[str, tuple[str, dict[str, Any]]] = {  # our scheme name -> (registered cipher, its settings)
-    "pixelwise_same": ("pixelwise", {"mode": "same"}),
-    "pixelwise_different": ("pixelwise", {"mode": "different"}),
-    "tanaka": ("tanaka", {}),
-    "etc": ("etc", {"mode": "same"}),
-}
-
-
 def build_schemes(
     data: AttackData,
     names: Sequence[str] = SCHEMES[:5],
@@ -172,13 +168,15 @@ def build_schemes(
     if not isinstance(key, Key):
         raise TypeError(f"key must be an imgleak Key or None, got {type(key).__name__}")
     common = {"seed": seed, "device": device, "num_threads": num_threads, "progress": progress}
+    training = {"tn_model": tn_model, "tn_gan": tn_gan}  # by registered cipher name
     built = BuiltSchemes({})
     for name in names:
-        if name in _KEYED:
-            cipher = _keyed_cipher(name, etc_block)
+        cipher = _chapter_cipher(name, etc_block)
+        if not cipher.learned_key:
             built.schemes[name] = KeyedCipher(cipher, key.derive(f"attacks/{name}"), SCHEME_LABELS[name])
             continue
-        result = _train_transform(name, data, {**common, **dict((tn_model if name == "tn_model" else tn_gan) or {})})
+        result = train_key(cipher.name, data.train, data.train_labels, eval_images=data.val, eval_labels=data.val_labels,
+                           **{**common, **dict(training.get(cipher.name) or {})})
         built.schemes[name] = KeyedCipher(result.cipher, result.key, SCHEME_LABELS[name])
         built.training[name] = result
         if save_dir is not None:
@@ -187,18 +185,11 @@ def build_schemes(
     return built
 
 
-def _keyed_cipher(name: str, etc_block: int) -> ciphers.Cipher:
-    """The registered cipher behind one of our keyed scheme names."""
-    registered, params = _KEYED[name]
-    return ciphers.get(registered, **({**params, "block": etc_block} if name == "etc" else params))
-
-
-def _train_transform(name: str, data: AttackData, options: dict[str, Any]) -> TransformTrainingResult:
-    """Train the TN-model (with the training labels, checked on ``data.val``) or the TN-GAN."""
-    if name == "tn_gan":
-        return train_tn_gan(data.train, **options)
-    evaluation = {} if data.val is None else {"eval_images": data.val, "eval_labels": data.val_labels}
-    return train_tn_model(data.train, data.train_labels, **{**evaluation, **options})
+def _chapter_cipher(name: str, etc_block: int) -> ciphers.Cipher:
+    """The cipher of the chapter's scheme ``name``, its variant's parameters with the chapter's EtC block
+    side (``etc_block``, the chapter's parameter) for EtC."""
+    variant = _VARIANTS[name]
+    return ciphers.get(variant.cipher, **{**variant.params, **({"block": etc_block} if name == "etc" else {})})
 
 
 def _free_path(folder: Path, stem: str) -> Path:
@@ -327,20 +318,18 @@ def run_attacks(
     return AttackGrid(pd.DataFrame(rows), recs, shown, data.test[:show].cpu(), curves, results)
 
 
-_FAMILIES = tuple(ITN_ARCHITECTURES)  # the scheme families the attack networks are shaped for
-
-
 def _settings(settings: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """Check the keys of :func:`run_attacks`' ``settings`` (``attack`` or ``attack/family``)."""
     if settings is None:
         return {}
     if not isinstance(settings, Mapping):
         raise TypeError(f"settings must be a mapping like {{'itn': {{'epochs': 4}}}}, got {type(settings).__name__}")
-    allowed = list(ATTACKS) + [f"{a}/{f}" for a in ("itn", "gan") for f in _FAMILIES]
+    families = list(scheme_networks("itn"))  # the registered schemes the attack networks are shaped for
+    allowed = list(ATTACKS) + [f"{a}/{f}" for a in ("itn", "gan") for f in families]
     unknown = [k for k in settings if k not in allowed]
     if unknown:
         raise ValueError(f"unknown settings keys {unknown}; use an attack ({list(ATTACKS)}) or "
-                         f"'itn/<family>' / 'gan/<family>' with a family from {list(_FAMILIES)}")
+                         f"'itn/<family>' / 'gan/<family>' with a family from {families}")
     for k, v in settings.items():
         if not isinstance(v, Mapping):
             raise TypeError(f"settings[{k!r}] must be a mapping of keyword arguments, got {v!r}")
@@ -484,12 +473,10 @@ def keyspace_table(shape: Sequence[int] = (3, 96, 96), etc_block: int = 16) -> p
     256-bit key; the papers count the expanded key as if drawn uniformly). The transformation
     networks have no enumerable key (0 bits: their weights are the secret).
     """
-    c, h, w = keyspace.check_shape(shape)[-3:]
-    schemes = {**{name: _keyed_cipher(name, etc_block) for name in _KEYED},
-               "tn_model": ciphers.get("tn_model"), "tn_gan": ciphers.get("tn_gan")}
+    c, h, w = check_shape(shape)[-3:]
     rows = []
-    for name in ("pixelwise_same", "pixelwise_different", "tanaka", "tn_model", "tn_gan", "etc"):
-        cipher = schemes[name]
+    for name in SCHEMES:
+        cipher = _chapter_cipher(name, etc_block)
         bits = cipher.key_space_log2((c, h, w))
         grows = bits > 0 and cipher.key_space_log2((c, 2 * h, 2 * w)) > bits
         rows.append((SCHEME_LABELS[name], cipher.describe(), bits, grows))
@@ -509,19 +496,19 @@ def keyspace_curves(max_pixels: int = 96 * 96, channels: int = 3, etc_block: int
     number of blocks or more) and the pixel counts where the pixel-wise and EtC key spaces
     overtake Tanaka's (which does not depend on the image size).
     """
-    tanaka = keyspace.tanaka_log2(4, channels)
+    tanaka = tanaka_log2(4, channels)
     area = etc_block * etc_block
     crossings = {
-        "pixel-wise = Tanaka": keyspace.crossover(lambda n: keyspace.pixelwise_log2(n, channels), tanaka),
-        "EtC = Tanaka": keyspace.crossover(lambda b: keyspace.etc_log2(b, channels), tanaka) * area,
+        "pixel-wise = Tanaka": crossover(lambda n: pixelwise_log2(n, channels), tanaka),
+        "EtC = Tanaka": crossover(lambda b: etc_log2(b, channels), tanaka) * area,
     }
     pixels = np.unique(np.geomspace(1, max(max_pixels, 2 * max(crossings.values())), points))
     rows = []
     for n in pixels:
-        rows.append((n, SCHEME_LABELS["pixelwise_same"], keyspace.pixelwise_log2(float(n), channels)))
+        rows.append((n, SCHEME_LABELS["pixelwise_same"], pixelwise_log2(float(n), channels)))
         rows.append((n, SCHEME_LABELS["tanaka"], tanaka))
         if n >= area:
-            rows.append((n, SCHEME_LABELS["etc"], keyspace.etc_log2(n / area, channels)))
+            rows.append((n, SCHEME_LABELS["etc"], etc_log2(n / area, channels)))
     return pd.DataFrame(rows, columns=["pixels", "scheme", "log2 keys"]), crossings
 
 

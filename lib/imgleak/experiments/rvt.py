@@ -32,17 +32,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from imgleak import information
-from .. import _checks
-from imgleak.ciphers import Identity, KeyedCipher, PixelMover, RandomPermutation, RandomVortex
-from imgleak.ciphers.rvt import PRESETS, MapStats, VortexKey, map_statistics
-from imgleak.nets.classifiers import MODEL_NAMES
-from imgleak.images import LabelledImages, load_digits, load_torchvision
-from imgleak.experiments import paper_values
-from imgleak.experiments.findings import Finding
-from imgleak.keys import Key
-from imgleak.tensors import as_image_batch
-from imgleak.training.classifier import TrainingResult, split, train_classifier
+from .. import _checks, information
+from ..ciphers import Identity, KeyedCipher, PixelMover, RandomPermutation, RandomVortex
+from ..ciphers.rvt import PRESETS, MapStats, VortexKey, check_strength, map_statistics
+from ..nets.classifiers import MODEL_NAMES
+from ..images import LabelledImages, load_digits, load_torchvision
+from . import paper_values
+from .findings import Finding
+from ..keys import Key
+from ..tensors import as_image_batch
+from ..training.classifier import TrainingResult, split, train_classifier
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 """The names :func:`load_dataset` accepts (digits ship with scikit-learn; the others need a data folder)."""
@@ -130,12 +129,9 @@ def load_dataset(
 
 
 def preset_strength(strength: float | str) -> float:
-    """The swirl factor s of a strength (``"mnist"`` → 0.8, ``"cifar"`` → 0.1; numbers as they are)."""
-    if isinstance(strength, str):
-        if strength not in PRESETS:
-            raise ValueError(f"strength must be a positive number or one of {sorted(PRESETS)}, got {strength!r}")
-        return PRESETS[strength].scale / PRESETS[strength].divisor
-    return float(strength)
+    """The swirl factor s of a strength (``"mnist"`` → 0.8, ``"cifar"`` → 0.1; positive numbers as they are)."""
+    preset = check_strength(strength)
+    return preset.scale / preset.divisor
 
 
 def rvt_in_mode(variant: KeyedCipher, mode: str) -> KeyedCipher:

@@ -60,15 +60,15 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .. import _checks
-from imgleak.ciphers.base import check_key
-from imgleak.ciphers.selective import SelectiveEncryption
-from imgleak.experiments.findings import Finding
-from imgleak.images import extract_patches, patch_positions
-from imgleak.keys import Key
-from imgleak.mi import MineResult, estimate_mi_many
-from imgleak.mi.encoders import Encoder, cosine_similarity, rounded_features
-from imgleak.mi.histogram import mutual_information
-from imgleak.mi.mine import LN2, OBJECTIVES
+from ..ciphers.base import check_key
+from ..ciphers.selective import SelectiveEncryption
+from .findings import Finding
+from ..images import extract_patches, patch_positions
+from ..keys import Key
+from ..mi import MineResult, estimate_mi_many
+from ..mi.encoders import Encoder, cosine_similarity, rounded_features
+from ..mi.histogram import mutual_information
+from ..mi.mine import LN2, OBJECTIVES
 
 RUN = ["source", "estimator", "n", "seed"]  # the columns that name one run of a sweep
 

@@ -51,12 +51,10 @@ features into integer codes for the plug-in MI) are the two small helpers the pa
 from __future__ import annotations
 
 import os
-import socket
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -64,8 +62,9 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import _checks
-from imgleak.nets.weights import WeightsUnavailableError
-from imgleak.tensors import as_image_batch, resolve_device, restore_rank
+from ..nets.weights import (WeightsUnavailableError, find_in_hf_cache, hf_host, hf_hub_cache, missing_message, offline,
+                            read_state_dict, resolves, torch_hub_file, torchvision_weights)
+from ..tensors import as_image_batch, resolve_device, restore_rank
 
 __all__ = [
     "ENCODERS",
@@ -295,47 +294,6 @@ def _seeded(build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-def _offline() -> bool:
-    """``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` set now, or when huggingface_hub was imported."""
-    flag = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    if flag.strip().upper() in {"1", "ON", "YES", "TRUE"}:
-        return True
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        return False
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
-
-
-def _hf_host() -> str | None:
-    """Host name of the Hugging Face endpoint (``HF_ENDPOINT`` or huggingface.co); None without huggingface_hub."""
-    try:
-        from huggingface_hub import constants
-    except ImportError:
-        return None
-    return urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).hostname
-
-
-def _resolves(host: str) -> bool:
-    """Whether a DNS lookup of ``host`` succeeds (a quick test for "no network at all")."""
-    try:
-        socket.getaddrinfo(host, 443)
-    except OSError:
-        return False
-    return True
-
-
-def _hf_hub_cache() -> Path:
-    """The Hugging Face hub cache folder, resolved from the environment now (as huggingface_hub does)."""
-    env = os.environ
-    if env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE"):
-        folder = env.get("HF_HUB_CACHE") or env["HUGGINGFACE_HUB_CACHE"]
-    else:
-        xdg = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(env.get("HF_HOME") or os.path.join(xdg, "huggingface"), "hub")
-    return Path(os.path.expandvars(os.path.expanduser(folder)))
-
-
 def _clip_hf_repo() -> tuple[str, tuple[str, ...]]:
     """(repo id, candidate file names) of the ViT-B-32 ``openai`` weights on the Hugging Face hub."""
     import open_clip
@@ -347,31 +305,21 @@ def _clip_hf_repo() -> tuple[str, tuple[str, ...]]:
 
 def _find_clip_in_cache() -> Path | None:
     """The cached OpenAI ViT-B-32 weights file, or None (never touches the network)."""
-    repo, filenames = _clip_hf_repo()
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        try_to_load_from_cache = None
-    if try_to_load_from_cache is not None:
-        for filename in filenames:
-            hit = try_to_load_from_cache(repo, filename, cache_dir=str(_hf_hub_cache()))
-            if isinstance(hit, str) and os.path.isfile(hit):
-                return Path(hit)
+    hit = find_in_hf_cache(*_clip_hf_repo())
     legacy = Path(os.path.expanduser("~/.cache/clip")) / f"{CLIP_ARCH}.pt"  # open_clip's URL download cache
-    return legacy if legacy.is_file() else None
+    return hit if hit is not None else legacy if legacy.is_file() else None
 
 
 def _clip_missing_message(reason: str) -> str:
     repo, filenames = _clip_hf_repo()
-    return (
-        f"pretrained weights for 'clip-vit-b-32' (open_clip {CLIP_ARCH}, tag '{CLIP_TAG}') are not available: "
-        f"{reason}. They are looked for in the Hugging Face hub cache {_hf_hub_cache()} (repo {repo}, file "
-        f"{' or '.join(filenames)}) and in ~/.cache/clip/{CLIP_ARCH}.pt. To get them, run once with internet: "
-        f"python -c \"import open_clip; open_clip.create_model('{CLIP_ARCH}', pretrained='{CLIP_TAG}', "
-        f"force_quick_gelu=True)\" (it fills that cache; copy the cache folder to an offline machine), or "
-        f"pass weights='/path/to/{filenames[0]}'; or ask for pretrained=False explicitly to get a "
-        f"random-init encoder."
-    )
+    return missing_message(
+        f"pretrained weights for 'clip-vit-b-32' (open_clip {CLIP_ARCH}, tag '{CLIP_TAG}')", reason,
+        [f"the Hugging Face hub cache {hf_hub_cache()} (repo {repo}, file {' or '.join(filenames)})",
+         f"~/.cache/clip/{CLIP_ARCH}.pt"],
+        f"run once with internet: python -c \"import open_clip; open_clip.create_model('{CLIP_ARCH}', "
+        f"pretrained='{CLIP_TAG}', force_quick_gelu=True)\" (it fills that cache; copy the cache folder to an "
+        f"offline machine), or pass weights='/path/to/{filenames[0]}'; or ask for pretrained=False explicitly to "
+        f"get a random-init encoder")
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -411,16 +359,16 @@ def _load_clip(pretrained: bool, path: Path | None) -> Encoder:
         path = _find_clip_in_cache()
         if path is not None:
             model = _clip_from_file(path)
-        elif _offline():
+        elif offline():
             raise WeightsUnavailableError(_clip_missing_message("not in the caches and HF_HUB_OFFLINE is set"))
-        elif (host := _hf_host()) and not _resolves(host):  # spares huggingface_hub's retries
+        elif (host := hf_host()) and not resolves(host):  # spares huggingface_hub's retries
             raise WeightsUnavailableError(
                 _clip_missing_message(f"not in the caches and the Hugging Face hub ({host}) cannot be reached")
             )
         else:
             try:
                 model = _seeded(lambda: open_clip.create_model(
-                    CLIP_ARCH, pretrained=CLIP_TAG, force_quick_gelu=True, cache_dir=str(_hf_hub_cache())))
+                    CLIP_ARCH, pretrained=CLIP_TAG, force_quick_gelu=True, cache_dir=str(hf_hub_cache())))
             except Exception as err:
                 raise WeightsUnavailableError(_clip_missing_message(f"the download failed ({err})")) from err
             path = _find_clip_in_cache()
@@ -434,20 +382,6 @@ def _load_clip(pretrained: bool, path: Path | None) -> Encoder:
     )
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"weights file {path} could not be read as a PyTorch state_dict: {err}") from err
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not state:
-        raise ValueError(f"weights file {path} does not hold a state_dict (got {type(state).__name__})")
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
 def _load_resnet(name: str, pretrained: bool, path: Path | None) -> Encoder:
     import torchvision
 
@@ -459,27 +393,13 @@ def _load_resnet(name: str, pretrained: bool, path: Path | None) -> Encoder:
         description = f"{display} (random init, NOT pretrained)"
     else:
         if path is not None:
-            state, source = _read_state_dict(path), path.name
+            state, source = read_state_dict(path), path.name
         else:
-            checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-            path = checkpoints / os.path.basename(urlparse(weights_enum.url).path)
-            if path.is_file():
-                state = _read_state_dict(path)
-            else:
-                how = (
-                    f"expected the file {path.name} in torch hub's checkpoint cache {checkpoints}. To get it, "
-                    f"run once with internet: python -c \"import torchvision; torchvision.models.{builder_name}"
-                    f"(weights='{tag}')\" (it stores the file there; set TORCH_HOME to choose the folder), or "
-                    f"copy {path.name} there, or pass weights='/path/to/{path.name}'; or ask for "
-                    f"pretrained=False explicitly to get a random-init encoder."
-                )
-                head = f"pretrained ImageNet weights for '{name}' (torchvision {enum_name}.{tag}) are not available"
-                if _offline():
-                    raise WeightsUnavailableError(f"{head}: not cached and HF_HUB_OFFLINE is set; {how}")
-                try:
-                    state = weights_enum.get_state_dict(progress=True, check_hash=True)
-                except Exception as err:
-                    raise WeightsUnavailableError(f"{head}: the download failed ({err}); {how}") from err
+            state, path = torchvision_weights(
+                weights_enum, f"pretrained ImageNet weights for '{name}' (torchvision {enum_name}.{tag})",
+                f"python -c \"import torchvision; torchvision.models.{builder_name}(weights='{tag}')\"",
+                f"or pass weights='/path/to/{torch_hub_file(weights_enum.url).name}'; or ask for pretrained=False "
+                "explicitly to get a random-init encoder", progress=True)
             source = f"ImageNet {tag}"
         has_fc = any(k.startswith("fc.") for k in state)
         if not has_fc:

@@ -10,13 +10,12 @@ torch.Size([2, 10])
 from __future__ import annotations
 
 import math
-import os
 
 import torch
 from torch import nn
 
 from .._checks import number, optional_positive_int, positive_int, size_pair
-from .weights import WeightsUnavailableError
+from .weights import torchvision_weights
 
 MAX_PATCHES_PER_SIDE = 8
 """The most patches per side :func:`auto_patch_size` leaves (a short token sequence for a CPU)."""
@@ -161,14 +160,10 @@ def _load_imagenet_weights(model: nn.Module, size: int, patch_size: int, keep_he
     from torchvision.models.vision_transformer import interpolate_embeddings
 
     weights = ViT_B_16_Weights.IMAGENET1K_V1
-    try:
-        state = weights.get_state_dict(progress=False)
-    except Exception as err:  # URLError, RuntimeError, OSError offline
-        raise WeightsUnavailableError(
-            "pretrained ViT-B/16 weights are not available here (no internet?): put "
-            f"{weights.url.rsplit('/', 1)[-1]} from {weights.url} into "
-            f"{os.path.join(torch.hub.get_dir(), 'checkpoints')} or use pretrained=False"
-        ) from err
+    state, _ = torchvision_weights(
+        weights, "pretrained ViT-B/16 weights (torchvision IMAGENET1K_V1)",
+        "python -c \"import torchvision; torchvision.models.vit_b_16(weights='IMAGENET1K_V1')\"",
+        "or use pretrained=False")
     state = {k: v for k, v in state.items() if not k.startswith("conv_proj.")}
     if patch_size != 16 or size != 224:
         state = interpolate_embeddings(size, patch_size, state)

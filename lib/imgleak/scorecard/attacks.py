@@ -14,8 +14,8 @@ image shares a key with a training image.
 - GAN-Attack: :func:`~imgleak.attacks.gan.train_gan_attack`, the training crops split into disjoint
   halves T1 (encrypted) and T2 (plain), ``budget.gan_epochs`` epochs.
 
-The networks are the ones the paper shapes for the scheme when its registered name has one
-(:data:`~imgleak.attacks.inverse_network.ITN_ARCHITECTURES`, :data:`~imgleak.attacks.gan.GAN_ARCHITECTURES`).
+The networks are the ones the paper shapes for the scheme when its cipher class declares them
+(``attack_networks``: :func:`imgleak.ciphers.base.declared_network`).
 Otherwise the attacker tries the generic ones (:func:`generic_candidates`: 1 × 1 convolutions, which
 fit pixel-wise schemes, and a U-Net) and keeps the one with the lowest MSE on
 :data:`VALIDATION_SHARE` of its own training pairs; the GAN uses that network. ``setting`` says
@@ -40,9 +40,9 @@ import torch
 
 from ..attacks.datasets import AttackData, halves, source_crops
 from ..attacks.feature_reconstruction import feature_reconstruction
-from ..attacks.gan import GAN_ARCHITECTURES, train_gan_attack
-from ..attacks.inverse_network import (DEFAULT_ARCHITECTURES, ITN_ARCHITECTURES, AttackResult, evaluate_attack,
-                                       train_inverse_network)
+from ..attacks.gan import train_gan_attack
+from ..attacks.inverse_network import DEFAULT_ARCHITECTURES, AttackResult, evaluate_attack, train_inverse_network
+from ..ciphers.base import declared_network
 from ..metrics import psnr, ssim
 from .base import Context, Criterion, Measurement, Subject, check_cell
 
@@ -142,8 +142,9 @@ def _itn(subject: Subject, context: Context, data: AttackData, train_c: torch.Te
     budget, name = context.budget, subject.cipher.name
     common = {"epochs": budget.attack_epochs, "batch_size": budget.attack_batch, "seed": context.seed,
               "device": context.device, "progress": False}
-    if name in ITN_ARCHITECTURES:
-        return train_inverse_network(train_c, data.train, ITN_ARCHITECTURES[name], **common), f"registered for {name!r}"
+    declared = declared_network(subject.cipher, "itn")
+    if declared is not None:
+        return train_inverse_network(train_c, data.train, declared, **common), f"registered for {name!r}"
     candidates = generic_candidates(int(data.train.shape[-2]), int(data.train.shape[-1]))
     if len(candidates) == 1 or data.train.shape[0] < 6:
         return train_inverse_network(train_c, data.train, candidates[0], **common), "generic (the only candidate)"
@@ -168,7 +169,8 @@ def _trained_attacks(subject: Subject, context: Context, data: AttackData, train
     registered GAN network, else the network the ITN attacker chose."""
     budget, name = context.budget, subject.cipher.name
     itn, itn_from = _itn(subject, context, data, train_c)
-    gan_net, gan_from = ((GAN_ARCHITECTURES[name], f"registered for {name!r}") if name in GAN_ARCHITECTURES
+    declared = declared_network(subject.cipher, "gan")
+    gan_net, gan_from = ((declared, f"registered for {name!r}") if declared is not None
                          else (itn.architecture, "generic, the ITN attacker's choice"))
     t1, t2 = halves(torch.arange(data.train.shape[0]), seed=context.seed)
     gan = train_gan_attack(train_c[t1.to(train_c.device)], data.train[t2.to(data.train.device)], gan_net,

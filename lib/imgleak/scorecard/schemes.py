@@ -3,9 +3,10 @@ user's own scheme named as ``package.module:attribute``.
 
 :func:`library_schemes` gives every library scheme as a :class:`~imgleak.scorecard.base.Subject`:
 the controls ``identity`` (no protection) and ``one_time_pad`` (ChaCha20 XOR of all 8 bits:
-selective encryption with n = 8), ``selective-1`` … ``selective-7``, ``rvt-faithful``,
-``rvt-invertible``, ``permutation-per-image``, ``permutation-fixed``, ``blockwise`` (Tanaka),
-``pixelwise-same``, ``pixelwise-different``, ``etc``, ``tn_model`` and ``tn_gan``.
+selective encryption with n = 8), then the other variants of
+:data:`imgleak.ciphers.library.VARIANTS` (``selective-1`` … ``selective-7``, ``rvt-faithful``, ...,
+``tn_gan``) and every other registered cipher under its registered name: registering a scheme
+(:func:`imgleak.ciphers.register`) puts it here.
 
 The learned schemes train their key on the run's images (``Context.images``) at
 ``budget.tn_epochs`` epochs, seeded with the cell's seed, on the run's device. The TN-model needs
@@ -31,6 +32,7 @@ import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -66,60 +68,43 @@ def _labels(context: Context) -> torch.Tensor:
     return crop_source_index(n, len(context.sources))
 
 
-def train_tn_model_key(seed: int, context: Context) -> Any:
-    """A TN-model key (a trained U-Net) for ``seed``: trained on ``context.images`` labelled by source photo.
+def learned_key(scheme: str, seed: int, context: Context) -> Any:
+    """A key of the learned scheme registered as ``scheme`` (TN-model, TN-GAN) for ``seed``: trained by
+    :func:`imgleak.training.transform_nets.train_key` on ``context.images`` (labelled by source photo),
+    every epoch count ``budget.tn_epochs``, on the run's device.
 
     >>> from imgleak.scorecard.base import BUDGETS
     >>> context = Context(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), 0, BUDGETS["quick"])
-    >>> train_tn_model_key(0, context).settings["epochs"]
-    1
+    >>> key = learned_key("tn_model", 0, context)
+    >>> key.name, key.settings["epochs"], key.settings["classifier_epochs"]
+    ('tn_model', 1, 1)
     """
-    from ..training.transform_nets import (
-        train_tn_model,  # heavy (torchmetrics): only where a key is trained
-    )
+    from ..training.transform_nets import train_key  # heavy (torchmetrics): only where a key is trained
 
-    budget = context.budget
-    result = train_tn_model(context.images, _labels(context), epochs=budget.tn_epochs,
-                            classifier_epochs=budget.tn_epochs, seed=seed, device=context.device, progress=False)
-    return result.key
-
-
-def train_tn_gan_key(seed: int, context: Context) -> Any:
-    """A TN-GAN key (the plain → protected generator) for ``seed``, trained on ``context.images``.
-
-    >>> from imgleak.scorecard.base import BUDGETS
-    >>> context = Context(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), 0, BUDGETS["quick"])
-    >>> train_tn_gan_key(0, context).name
-    'tn_gan'
-    """
-    from ..training.transform_nets import train_tn_gan
-
-    result = train_tn_gan(context.images, epochs=context.budget.tn_epochs, seed=seed, device=context.device,
-                          progress=False)
-    return result.key
+    return train_key(scheme, context.images, _labels(context), all_epochs=context.budget.tn_epochs, seed=seed,
+                     device=context.device, progress=False).key
 
 
 # ------------------------------------------------------------------------------------ library
 
 
 def library_schemes() -> dict[str, Subject]:
-    """Every library scheme under its scorecard name (controls first).
+    """Every scheme variant (:func:`imgleak.ciphers.variants`: the table
+    :data:`~imgleak.ciphers.library.VARIANTS`, then every other registered cipher) under its scorecard
+    name, controls first; a scheme whose cipher declares ``learned_key`` trains its key
+    (:func:`learned_key`).
 
     >>> schemes = library_schemes()
-    >>> list(schemes)[:3], schemes["selective-3"].cipher.bits, len(schemes)
-    (['identity', 'one_time_pad', 'selective-1'], 3, 19)
+    >>> list(schemes)[:3], schemes["selective-3"].cipher.bits, schemes["tn_gan"].trained_keys
+    (['identity', 'one_time_pad', 'selective-1'], 3, True)
     """
-    built: dict[str, Cipher] = {IDENTITY: ciphers.get("identity"), ONE_TIME_PAD: ciphers.get("selective", bits=8)}
-    built.update({f"selective-{n}": ciphers.get("selective", bits=n) for n in range(1, 8)})
-    built.update({f"rvt-{mode}": ciphers.get("rvt", mode=mode) for mode in ("faithful", "invertible")})
-    built["permutation-per-image"] = ciphers.get("permutation", per_image=True)
-    built["permutation-fixed"] = ciphers.get("permutation", per_image=False)
-    built["blockwise"] = ciphers.get("blockwise")
-    built.update({f"pixelwise-{mode}": ciphers.get("pixelwise", mode=mode) for mode in ("same", "different")})
-    built["etc"] = ciphers.get("etc")
-    schemes = {name: Subject(name, cipher) for name, cipher in built.items()}
-    schemes["tn_model"] = Subject("tn_model", ciphers.get("tn_model"), make_key=train_tn_model_key, trained_keys=True)
-    schemes["tn_gan"] = Subject("tn_gan", ciphers.get("tn_gan"), make_key=train_tn_gan_key, trained_keys=True)
+    schemes = {}
+    for name, variant in ciphers.variants().items():
+        cipher = ciphers.build(variant)
+        if getattr(cipher, "learned_key", False):
+            schemes[name] = Subject(name, cipher, make_key=partial(learned_key, variant.cipher), trained_keys=True)
+        else:
+            schemes[name] = Subject(name, cipher)
     return schemes
 
 
@@ -315,4 +300,4 @@ def resolve(names: Sequence[str], shape: Sequence[int] = CHECK_SHAPE) -> list[Su
 
 
 __all__ = ["CHECK_SHAPE", "CONTROLS", "FunctionCipher", "IDENTITY", "ONE_TIME_PAD", "SchemeCheckError", "check_scheme",
-           "library_schemes", "resolve", "train_tn_gan_key", "train_tn_model_key", "user_subject"]
+           "learned_key", "library_schemes", "resolve", "user_subject"]

@@ -37,11 +37,11 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import _checks
-from imgleak.images import LabelledImages
-from imgleak.nets.classifiers import MODEL_NAMES, build_model
-from imgleak.results import Result
-from imgleak.tensors import resolve_device
-from imgleak.training.seeding import seeded_training
+from ..images import LabelledImages
+from ..nets.classifiers import MODEL_NAMES, build_model
+from ..results import Result
+from ..tensors import resolve_device
+from .seeding import seeded_training
 
 DEFAULT_LR: dict[str, float] = {"resnet18": 0.05, "vit": 0.05, "vit_b_16": 0.005}
 """Learning rate used when ``lr=None``. ResNet-18: the paper uses 0.1 with batch 256; 0.05 suits

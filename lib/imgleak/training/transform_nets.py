@@ -29,6 +29,9 @@ TN-GAN (Sirichotedumrong & Kiya, EUSIPCO 2020, arXiv 2006.01342) — :func:`trai
 
 Each run's settings are one frozen, validated dataclass (:class:`TNModelConfig`,
 :class:`TNGANConfig`) whose ``asdict()`` is the result's ``settings``.
+
+:func:`train_key` trains the key of any learned scheme by its registered name (the scorecard and
+the attacks chapter both use it).
 """
 
 from __future__ import annotations
@@ -175,7 +178,7 @@ class TNModelConfig:
 
 
 def classifier_module(classifier: Any) -> nn.Module:
-    """An ``nn.Module`` on [0, 1] images from a module or an :class:`imgleak.classify.TrainingResult`."""
+    """An ``nn.Module`` on [0, 1] images from a module or an :class:`imgleak.training.classifier.TrainingResult`."""
     if isinstance(classifier, nn.Module):
         return classifier
     network = getattr(classifier, "network", None)
@@ -186,7 +189,7 @@ def classifier_module(classifier: Any) -> nn.Module:
         return Normalised(network, settings["mean"], settings["std"])
     raise TypeError(
         "classifier must be None (train a SmallClassifier), an nn.Module taking [0, 1] images, or an "
-        f"imgleak.classify.TrainingResult; got {type(classifier).__name__}"
+        f"imgleak.training.classifier.TrainingResult; got {type(classifier).__name__}"
     )
 
 
@@ -337,7 +340,7 @@ def train_tn_model(
         The classifier pre-trained on plain images (frozen here): ``None`` trains a
         :class:`~imgleak.nets.small_cnn.SmallClassifier` on ``images`` first (Adam
         ``classifier_lr``, ``classifier_epochs``, width ``classifier_width``); an ``nn.Module``
-        taking [0, 1] images; or an :class:`imgleak.classify.TrainingResult` (its normalisation
+        taking [0, 1] images; or an :class:`imgleak.training.classifier.TrainingResult` (its normalisation
         is applied). A given classifier is moved to ``device`` and frozen in place (eval mode,
         no gradients).
     lam, dissimilarity
@@ -655,7 +658,61 @@ def _run_tn_gan(domain_a: torch.Tensor, domain_b: torch.Tensor, config: TNGANCon
                              "discriminator_protected": nets.d_b.eval()})
 
 
+# ------------------------------------------------------------------------------------ one entry point
+
+
+@dataclass(frozen=True)
+class KeyTraining:
+    """How a learned scheme's key is trained: the function, whether it takes class labels (and images to
+    check its classifier on), and the options that count epochs (what ``all_epochs`` sets)."""
+
+    train: Any
+    labelled: bool
+    epoch_options: tuple[str, ...]
+
+
+KEY_TRAINING: dict[str, KeyTraining] = {
+    TNModel.name: KeyTraining(train_tn_model, True, ("epochs", "classifier_epochs")),
+    TNGAN.name: KeyTraining(train_tn_gan, False, ("epochs",)),
+}
+"""The learned schemes (their ciphers declare ``learned_key``) by registered name, beside their trainers."""
+
+
+def train_key(
+    scheme: str,
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    eval_images: torch.Tensor | None = None,
+    eval_labels: torch.Tensor | None = None,
+    all_epochs: int | None = None,
+    **options: Any,
+) -> TransformTrainingResult:
+    """Train the key of the learned scheme registered as ``scheme`` on ``images``.
+
+    ``labels`` (and ``eval_images`` / ``eval_labels``, to check the plain classifier) go to the schemes
+    trained with class labels (TN-model) and are not used by the others (TN-GAN). ``all_epochs`` sets
+    every epoch count of the scheme's training (TN-model: the U-Net's and the plain classifier's) that
+    ``options`` does not give; ``options`` go to the scheme's training function
+    (:func:`train_tn_model`, :func:`train_tn_gan`).
+
+    >>> x = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    >>> result = train_key("tn_gan", x, all_epochs=1, depth=2, progress=False)
+    >>> result.key.name, result.settings["epochs"]
+    ('tn_gan', 1)
+    """
+    how = KEY_TRAINING[choice(scheme, "scheme (a learned scheme's registered name)", tuple(KEY_TRAINING))]
+    if all_epochs is not None:
+        options = {**{name: all_epochs for name in how.epoch_options}, **options}
+    if not how.labelled:
+        return how.train(images, **options)
+    if labels is None:
+        raise ValueError(f"labels are needed to train a {scheme} key (its plain classifier learns them)")
+    evaluation = {} if eval_images is None else {"eval_images": eval_images, "eval_labels": eval_labels}
+    return how.train(images, labels, **evaluation, **options)
+
+
 __all__ = [
-    "DISSIMILARITIES", "PAPER_TN_GAN", "TNGANConfig", "TNModelConfig", "TransformTrainingResult", "classifier_module",
-    "train_tn_gan", "train_tn_model", "unet_config",
+    "DISSIMILARITIES", "KEY_TRAINING", "KeyTraining", "PAPER_TN_GAN", "TNGANConfig", "TNModelConfig", "TransformTrainingResult", "classifier_module",
+    "train_key", "train_tn_gan", "train_tn_model", "unet_config",
 ]
