@@ -8,11 +8,15 @@ import contextlib
 import logging
 import os
 import sys
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from imgleak.book import BookError, build_book, parse_value
+from imgleak.scorecard.cluster import ClusterError
+from imgleak.scorecard.evaluate import evaluate
+from imgleak.scorecard.runner import check_out_dir
+from imgleak.scorecard.schemes import library_schemes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,8 +59,8 @@ def _evaluate_parser(commands: Any) -> None:
         description="Every scheme x every criterion x seed; each finished cell is written at once to OUT/cells.",
         epilog=EXIT_STATUS)
     evaluate.add_argument("--scheme", action="append", required=True, metavar="NAME|module:attr",
-                          help="a library scheme (e.g. identity, one_time_pad, selective-4, rvt-faithful, tn_model) "
-                               "or package.module:attribute (a Cipher, a Cipher class, or f(images, key)); repeatable")
+                          help=f"a library scheme ({', '.join(library_schemes())}) or package.module:attribute "
+                               "(a Cipher, a Cipher class, or f(images, key)); repeatable")
     images = evaluate.add_mutually_exclusive_group()
     images.add_argument("--images", metavar="DIR", help="a folder of images (read only; never written to)")
     images.add_argument("--bundled", action="store_true", help="the bundled photographs (the default)")
@@ -85,8 +89,6 @@ def _evaluate_parser(commands: Any) -> None:
 
 def _check_out(out: str, images: str | None, resume: bool) -> Path:
     """The output folder: never inside the image folder; an existing one only with ``--resume``."""
-    from imgleak.scorecard.runner import check_out_dir
-
     try:
         path = check_out_dir(out).resolve()
     except ValueError as error:
@@ -103,8 +105,6 @@ def _check_out(out: str, images: str | None, resume: bool) -> Path:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from imgleak.scorecard.evaluate import evaluate
-
     out = _check_out(args.out, args.images, args.resume)
     result = evaluate(args.scheme, criteria=args.criteria, images=args.images, budget=args.budget, seeds=args.seeds,
                       out_dir=out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
@@ -148,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "evaluate":
-        from imgleak.scorecard.cluster import ClusterError
-
         try:
             with _messages_on_stderr():
                 return _evaluate(args)

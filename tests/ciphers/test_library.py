@@ -148,8 +148,6 @@ def test_a_registered_scheme_passes_the_conformance_suite(throwaway):
     assert passed >= 10  # every check of the suite ran on it
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py (owned by another change) does not list library_schemes() in "
-                                       "`evaluate --help` yet")
 def test_a_registered_scheme_is_listed_by_evaluate_help(throwaway, capsys):
     from imgleak import cli
 

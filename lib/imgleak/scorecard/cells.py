@@ -35,19 +35,14 @@ KEY_CACHE_SIZE = 4
 
 
 def all_criteria() -> dict[str, Criterion]:
-    """Every criterion of the criteria modules that exist (:data:`CRITERIA_MODULES`), by cell-level name.
+    """Every criterion of the criteria modules (:data:`CRITERIA_MODULES`), by cell-level name.
 
     >>> all(callable(c) for c in all_criteria().values())
     True
     """
     found: dict[str, Criterion] = {}
     for name in CRITERIA_MODULES:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__package__}.{name}":
-                raise
-            continue
+        module = importlib.import_module(f"{__package__}.{name}")
         for criterion, function in getattr(module, "CRITERIA", {}).items():
             if criterion in found:
                 raise ValueError(f"criterion {criterion!r} is defined twice (again in {module.__name__})")
