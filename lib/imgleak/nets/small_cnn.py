@@ -39,7 +39,7 @@ class SmallClassifier(nn.Module):
 
 class Normalised(nn.Module):
     """``network`` fed with ``(x - mean) / std`` per channel: a classifier trained on normalised
-    inputs (:mod:`imgleak.classify`) used on [0, 1] images."""
+    inputs (:mod:`imgleak.training.classifier`) used on [0, 1] images."""
 
     def __init__(self, network: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

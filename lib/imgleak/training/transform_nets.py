@@ -175,7 +175,7 @@ class TNModelConfig:
 
 
 def classifier_module(classifier: Any) -> nn.Module:
-    """An ``nn.Module`` on [0, 1] images from a module or an :class:`imgleak.classify.TrainingResult`."""
+    """An ``nn.Module`` on [0, 1] images from a module or an :class:`imgleak.training.classifier.TrainingResult`."""
     if isinstance(classifier, nn.Module):
         return classifier
     network = getattr(classifier, "network", None)
@@ -186,7 +186,7 @@ def classifier_module(classifier: Any) -> nn.Module:
         return Normalised(network, settings["mean"], settings["std"])
     raise TypeError(
         "classifier must be None (train a SmallClassifier), an nn.Module taking [0, 1] images, or an "
-        f"imgleak.classify.TrainingResult; got {type(classifier).__name__}"
+        f"imgleak.training.classifier.TrainingResult; got {type(classifier).__name__}"
     )
 
 
@@ -337,7 +337,7 @@ def train_tn_model(
         The classifier pre-trained on plain images (frozen here): ``None`` trains a
         :class:`~imgleak.nets.small_cnn.SmallClassifier` on ``images`` first (Adam
         ``classifier_lr``, ``classifier_epochs``, width ``classifier_width``); an ``nn.Module``
-        taking [0, 1] images; or an :class:`imgleak.classify.TrainingResult` (its normalisation
+        taking [0, 1] images; or an :class:`imgleak.training.classifier.TrainingResult` (its normalisation
         is applied). A given classifier is moved to ``device`` and frozen in place (eval mode,
         no gradients).
     lam, dissimilarity
