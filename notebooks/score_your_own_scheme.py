@@ -66,7 +66,8 @@ def styled(table, caption):
     """A verdict table coloured by verdict."""
     colours = {"leaks": "background-color: #f4c7c3", "random": "background-color: #cde8cd",
                "inconclusive": "background-color: #eeeeee; color: #666"}
-    return table.style.map(lambda text: colours.get(str(text).split(" ")[0], "")).set_caption(caption)
+    return (table.style.format(escape="html").map(lambda text: colours.get(str(text).split(" ")[0], ""))
+            .set_caption(caption))
 
 
 # %% [markdown]
@@ -189,12 +190,16 @@ else:
 # %%
 leaks = own_scheme.evidence(run.verdicts, draft)
 display(Markdown("\n".join(f"- {line}" for line in leaks) if leaks else f"No leak found in {draft}."))
+found = own_scheme.leaks_by_adversary(run.verdicts, draft)
+display(Markdown(f"Who finds a leak in `{draft}`: " + "; ".join(
+    f"the {adversary} attacker on {n} of {judged} measurement(s)" for adversary, (n, judged) in found.items()) + "."))
 
 # %% [markdown]
-# Every statistical test passes: one cipher image of `one_pad` looks as random as the pad's. The
-# attacker who sees *two* images finds the leak — one pad for the whole data set is a two-time
-# pad: XOR two cipher images and the pad cancels, a known plaintext gives the pad away, and the
-# same image always encrypts to the same cipher image.
+# Why the attackers disagree: a single cipher image of `one_pad` is as random as the pad's, so the
+# statistical tests, which look at one image at a time, have nothing to find. One pad for the
+# whole data set is a *two-time pad*: XOR two cipher images and the pad cancels, one known
+# plaintext gives the pad away, and the same image always encrypts to the same cipher image —
+# which the known- and chosen-plaintext games measure.
 
 # %% [markdown]
 # ## 5. Fix it and score it again

@@ -137,3 +137,17 @@ def test_the_command_gives_the_verdicts_of_the_python_call(tmp_path: Path) -> No
     assert dict(zip(same["criterion"], same["before"])) == {"entropy": "leaks", "determinism": "leaks"}  # a constant XOR keeps the histogram
     assert torch.isclose(torch.tensor(from_command["effect"].astype(float).to_numpy()),
                          torch.tensor(run.verdicts["effect"].astype(float).to_numpy()), equal_nan=True).all()
+
+
+def test_leaks_by_adversary_counts_per_attacker_weakest_first() -> None:
+    assert own_scheme.leaks_by_adversary(JUDGED, "mine") == {
+        "statistical": (0, 1), "chosen-plaintext": (1, 1), "key": (0, 1)}
+    assert own_scheme.leaks_by_adversary(JUDGED, "identity") == {
+        "statistical": (1, 1), "chosen-plaintext": (1, 1), "key": (1, 1)}
+    with pytest.raises(ValueError, match="scheme 'nobody' has no verdict here"):
+        own_scheme.leaks_by_adversary(JUDGED, "nobody")
+
+
+def test_verdict_table_writes_no_negative_zero() -> None:
+    rows = JUDGED.assign(effect=JUDGED["effect"].where(JUDGED["scheme"] != "one_time_pad", -0.001))
+    assert own_scheme.verdict_table(rows).loc[("statistical", "entropy"), "one_time_pad"] == "random (0.00, p 1)"

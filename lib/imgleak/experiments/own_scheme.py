@@ -7,7 +7,8 @@ The chapter orchestrates; this module turns the scorecard's outputs into what th
   with (``""`` when it passes);
 - :func:`verdict_table` — measurement × scheme, each cell ``verdict (effect, p)``, the attacker
   that the measurement assumes first;
-- :func:`evidence` — one line per measurement on which a scheme leaks, strongest first;
+- :func:`evidence` — one line per measurement on which a scheme leaks, strongest first, and
+  :func:`leaks_by_adversary` — how many measurements of each attacker find a leak;
 - :func:`compare_verdicts` — a scheme's verdicts before and after a fix;
 - :func:`evaluate_command` and :func:`run_command` — the ``imgleak evaluate`` command equivalent
   to a call of :func:`~imgleak.scorecard.evaluate.evaluate`, and its run in a subprocess.
@@ -75,7 +76,7 @@ def _p_text(p: float) -> str:
 def _cell(verdict: str, effect: float, p: float) -> str:
     if math.isnan(effect):
         return verdict
-    return f"{verdict} ({effect:.2f}" + ("" if math.isnan(p) else f", p {_p_text(p)}") + ")"
+    return f"{verdict} ({round(effect, 2) + 0.0:.2f}" + ("" if math.isnan(p) else f", p {_p_text(p)}") + ")"
 
 
 def verdict_table(judged: pd.DataFrame, schemes: Sequence[str] | None = None) -> pd.DataFrame:
@@ -110,6 +111,27 @@ def evidence(judged: pd.DataFrame, scheme: str) -> list[str]:
     leaks = leaks.sort_values(["p_adjusted", "effect"], ascending=[True, False], na_position="last")
     return [f"{r.criterion} ({r.adversary}): effect {r.effect:.2f}"
             + ("" if math.isnan(r.p_adjusted) else f", p {_p_text(r.p_adjusted)}") for r in leaks.itertuples()]
+
+
+def leaks_by_adversary(judged: pd.DataFrame, scheme: str) -> dict[str, tuple[int, int]]:
+    """``adversary -> (measurements that find a leak, measurements judged)`` for ``scheme``, weakest
+    attacker first.
+
+    >>> import pandas as pd
+    >>> judged = pd.DataFrame({"scheme": ["s", "s", "s"], "criterion": ["entropy", "npcr", "uaci"],
+    ...                        "adversary": ["statistical", "chosen-plaintext", "chosen-plaintext"],
+    ...                        "effect": [0.0, 1.0, 0.9], "p_adjusted": [1.0, 0.0, 0.0],
+    ...                        "verdict": ["random", "leaks", "leaks"]})
+    >>> leaks_by_adversary(judged, "s")
+    {'statistical': (0, 1), 'chosen-plaintext': (2, 2)}
+    """
+    shown = _judged(judged)
+    rows = shown[shown["scheme"] == scheme]
+    if rows.empty:
+        raise ValueError(f"scheme {scheme!r} has no verdict here; the run judged {list(pd.unique(shown['scheme']))}")
+    order = {a: i for i, a in enumerate(ADVERSARIES)}
+    counts = {a: (int((g["verdict"] == "leaks").sum()), len(g)) for a, g in rows.groupby("adversary", sort=False)}
+    return dict(sorted(counts.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def compare_verdicts(before: pd.DataFrame, after: pd.DataFrame, scheme_before: str, scheme_after: str
@@ -174,4 +196,5 @@ def run_command(argv: Sequence[str], path: str | os.PathLike | None = None, time
                        na_values=[""]).fillna({"verdict": "", "note": ""})
 
 
-__all__ = ["COLUMNS", "compare_verdicts", "evaluate_command", "evidence", "refusal", "run_command", "verdict_table"]
+__all__ = ["COLUMNS", "compare_verdicts", "evaluate_command", "evidence", "leaks_by_adversary", "refusal", "run_command",
+           "verdict_table"]
