@@ -43,7 +43,18 @@
 #   `paper` profile uses the paper's epochs. Where a number of ours differs from the paper's, the
 #   discussion at the end says whether training time is the likely reason.
 
-# %% tags=["parameters"]
+# %% [markdown]
+# The parameters of this chapter are in the folded cell below (open it to read them); when the
+# book's profile changes some of them, the values of this run follow in a second folded cell.
+# Change them for one run with `imgleak book --chapter ciphertext_only_attacks -p <name> <value>`, or for a whole
+# profile in `book/profiles/<profile>.yaml`.
+#
+# The library calls behind it: {py:func}`~imgleak.experiments.attacks.build_schemes` (the registered ciphers,
+# {py:func}`imgleak.ciphers.get`), the attacks of {py:func}`~imgleak.experiments.attacks.run_attacks` (e.g.
+# {py:func}`~imgleak.attacks.feature_reconstruction.feature_reconstruction`) and
+# {py:func}`~imgleak.experiments.attacks.table1`.
+
+# %% tags=["parameters", "hide-input"]
 dataset = "photos"  # photos (bundled, offline) or stl10 (the paper's, needs data_root)
 data_root = "data"  # torchvision's data folder for stl10
 download = False  # let torchvision download STL-10 when it is missing
@@ -74,7 +85,7 @@ device = "auto"  # auto: CUDA when available
 num_threads = 1  # CPU threads per training run; 1 is often fastest on a busy 2-core machine
 seed = 0  # determines the data split, the keys and every network's initialisation
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -180,11 +191,11 @@ if threshold is None:
     threshold = round(float(references.loc["mid-grey image", "ssim"]) + 0.05, 3)
 display(grid.table.set_index(["scheme", "attack"]).style.format(precision=3))
 
-# %%
+# %% tags=["hide-input"]
 for i in range(min(2, grid.plain.shape[0])):
     plots.variant_rows_plot(grid.example_rows(i), size=1.6, column_titles=grid.example_columns());
 
-# %%
+# %% tags=["hide-input"]
 if grid.curves:
     plots.attack_curves_plot(grid.curves, ax.SCHEME_LABELS, float(references.loc["mid-grey image", "ssim"]));
 
@@ -240,7 +251,7 @@ display(ax.paper_table2().loc[:, ["model training", "model testing", "classifica
 #
 # The paper's conclusions, each checked against this run's numbers:
 
-# %%
+# %% tags=["hide-input"]
 claims = ax.claims_check(grid, threshold)
 display(claims.style.hide(axis="index"))
 

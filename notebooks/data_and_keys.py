@@ -19,7 +19,18 @@
 # keystreams that every cipher draws its randomness from. All numbers and figures below are
 # computed when the chapter is executed.
 
-# %% tags=["parameters"]
+# %% [markdown]
+# The parameters of this chapter are in the folded cell below (open it to read them); when the
+# book's profile changes some of them, the values of this run follow in a second folded cell.
+# Change them for one run with `imgleak book --chapter data_and_keys -p <name> <value>`, or for a whole
+# profile in `book/profiles/<profile>.yaml`.
+#
+# The library calls behind it: {py:func}`~imgleak.images.bundled_photos` and
+# {py:func}`~imgleak.images.load_digits` for the images, {py:meth}`Key.from_seed <imgleak.keys.Key.from_seed>`
+# and {py:func}`~imgleak.keys.keystream_bytes` for the keys, {py:func}`~imgleak.images.extract_patches` for
+# the patches.
+
+# %% tags=["parameters", "hide-input"]
 photos = None  # names of bundled photos to show (None: all of them)
 folder = None  # a folder of your own images (e.g. COCO val2017) to use instead of the bundled photos
 folder_count = 8  # how many of the folder's largest images to load
@@ -30,7 +41,7 @@ patch_size = 64  # patch side in pixels (patches are cut, never resized)
 patches_per_image = 8
 data_root = "data"  # where torchvision data sets live (MNIST, CIFAR-10, ...)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -54,7 +65,7 @@ pd.DataFrame(
       "source": p.source} for p in gallery]
 )
 
-# %%
+# %% tags=["hide-input"]
 plots.photo_grid(gallery);
 
 # %% [markdown]
@@ -96,7 +107,7 @@ print(f"key {key} (fingerprint), {balance.n_bytes:,} keystream bytes, "
       f"share of ones {balance.ones_fraction:.5f}, z = {balance.z_score:+.2f}")
 plots.bit_balance_plot(balance);
 
-# %%
+# %% tags=["hide-input"]
 plots.byte_histogram_plot(stream);
 
 # %% [markdown]

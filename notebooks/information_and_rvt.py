@@ -35,7 +35,19 @@
 #   data. The default networks are smaller and trained far shorter than the paper's (see the
 #   parameters and the discussion).
 
-# %% tags=["parameters"]
+# %% [markdown]
+# The parameters of this chapter are in the folded cell below (open it to read them); when the
+# book's profile changes some of them, the values of this run follow in a second folded cell.
+# Change them for one run with `imgleak book --chapter information_and_rvt -p <name> <value>`, or for a whole
+# profile in `book/profiles/<profile>.yaml`.
+#
+# The library calls behind it: the measure {py:func}`~imgleak.information.information_content`, the swap check
+# {py:func}`~imgleak.experiments.rvt.swap_experiment`, the scheme
+# {py:class}`~imgleak.ciphers.rvt.RandomVortex`, the classifiers of
+# {py:func}`~imgleak.experiments.rvt.accuracy_grid` and
+# {py:func}`~imgleak.experiments.rvt.information_loss_rates`.
+
+# %% tags=["parameters", "hide-input"]
 dataset = "digits"  # digits (scikit-learn, offline), mnist, fashion_mnist or cifar10
 data_root = "data"  # where torchvision data sets live
 download = False  # let torchvision download a missing data set
@@ -64,7 +76,7 @@ value_weight = "product"  # measure: product, difference or none
 info_images = 500  # test images over which information loss rates are averaged
 n_swaps = 5000  # random two-pixel swaps for the check of Theorem 3.1
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -103,7 +115,7 @@ print(f"measure: {measure}")
 # The loss rate is Δ*M*/*M*(*I*) with Δ*M* = *M*(*I*) − *M*(*T*; *I*). Panel (b) shows why
 # Theorem 3.1 must hold for this form: a pair keeps the most when its distance is unchanged.
 
-# %%
+# %% tags=["hide-input"]
 plots.m_neig_plot(decay, change_scale, radius);
 
 # %%
@@ -165,7 +177,7 @@ modes = {mode: rx.rvt_in_mode(main_rvt, mode) for mode in ("faithful", "invertib
 plots.displacement_plot({m: rx.pixel_maps(v, 1, shape) for m, v in modes.items()}, shape);
 pd.DataFrame([vars(rx.map_stats(v, shape)) for v in modes.values()], index=list(modes)).round(2)
 
-# %%
+# %% tags=["hide-input"]
 plots.variant_rows_plot({v.label: v.encrypt(sample[:8], len(train)) for v in variants});
 
 # %% [markdown]
@@ -219,7 +231,7 @@ correlation.set_index(["variants", "points"]).round(3)
 # %% [markdown]
 # ## 5. Where our numbers differ, and why
 
-# %%
+# %% tags=["hide-input"]
 def note(finding):
     """One line of this section, phrased from a finding's numbers (see `rx.discrepancies`)."""
     n = finding.numbers

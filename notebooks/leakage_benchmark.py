@@ -64,7 +64,14 @@
 #   a Cipher or a plain function `f(images, key) -> images` and checks it before spending time on
 #   it; `imgleak evaluate` gives the same scorecard from the command line.
 
-# %% tags=["parameters"]
+# %% [markdown]
+# The parameters of this chapter are in the folded cell below (open it to read them); when the
+# book's profile changes some of them, the values of this run follow in a second folded cell.
+# Change them for one run with `imgleak book --chapter leakage_benchmark -p <name> <value>`, or for
+# a whole profile in `book/profiles/<profile>.yaml`. The run itself is one call of
+# {py:func}`~imgleak.scorecard.evaluate.evaluate`, the function behind `imgleak evaluate`.
+
+# %% tags=["parameters", "hide-input"]
 budget = "quick"  # sizes of every criterion: quick, default or paper (imgleak.scorecard.base.BUDGETS)
 budget_overrides = {}  # single sizes of that budget to change, e.g. {"attack_epochs": 2}
 seeds = [0, 1]  # every cell runs once per seed (crops, keys and networks are drawn from it)
@@ -79,7 +86,7 @@ gallery = True  # also run the gallery of deliberately broken schemes (imgleak.s
 gallery_criteria = ["entropy", "local_entropy", "correlation", "npcr_uaci", "histogram_uniformity", "known_plaintext",
                     "distinguishing_game", "determinism", "empirical_key_space", "key_space", "key_sensitivity"]
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import tempfile
 
@@ -101,6 +108,8 @@ sizes = dataclasses.replace(runner.check_budget(budget), **budget_overrides)
 names = list(library.library_schemes()) if schemes is None else list(schemes)
 workdir = tempfile.TemporaryDirectory(prefix="imgleak-benchmark-")  # removed when the kernel ends
 out_dir = workdir.name
+
+# %%
 result = evaluate(names + list(extra_schemes), criteria=criteria, images=images, budget=sizes, seeds=seeds,
                   out_dir=out_dir, workers=workers or None, device=device)
 table, judged, subjects, chosen, elapsed = result.table, result.verdicts, result.subjects, result.criteria, result.seconds
@@ -132,7 +141,7 @@ if not failed.empty:
 # schemes are in the run. Analytic nulls from different seeds are combined by Fisher's method; the
 # other measurements are compared with the pad's seeds by Welch's t-test.
 
-# %%
+# %% tags=["hide-input"]
 def p_text(p):
     """An adjusted p-value as text: below 1e-15 a double cannot say how far below, so it says so;
     none for a threshold verdict (the declared key space)."""
@@ -174,6 +183,7 @@ def finding_sentence(f):
     return f"*{n['criterion']}* is inconclusive for every scheme here: {n['reason']}."
 
 
+# %%
 display(verdict_grid(judged))
 display(Markdown("\n".join(f"- {finding_sentence(f)}" for f in verdict_findings(judged))))
 
@@ -298,7 +308,7 @@ else:
 # Written from this run's numbers (each sentence is formatted from the tables above).
 
 
-# %%
+# %% tags=["hide-input"]
 def controls_sentence(scores, tolerance=0.05):
     """Whether identity and the one-time pad sit at the ends of every leakage measurement."""
     try:

@@ -26,7 +26,20 @@
 # The paper's equations were reconstructed from its prose (see the library docstrings); where
 # the paper leaves a choice open, the parameter below says what we chose.
 
-# %% tags=["parameters"]
+# %% [markdown]
+# The parameters of this chapter are in the folded cell below (open it to read them); when the
+# book's profile changes some of them, the values of this run follow in a second folded cell.
+# Change them for one run with `imgleak book --chapter selective_encryption -p <name> <value>`, or for a whole
+# profile in `book/profiles/<profile>.yaml`.
+#
+# The library calls behind it: the scheme {py:class}`~imgleak.ciphers.selective.SelectiveEncryption`,
+# {py:func}`~imgleak.experiments.selective.histogram_mi` (on
+# {py:func}`~imgleak.mi.histogram.mutual_information`), the encoders of
+# {py:func}`~imgleak.mi.encoders.load_encoder`, and MINE through
+# {py:func}`~imgleak.experiments.selective.mine_by_level` and
+# {py:func}`~imgleak.experiments.selective.estimator_sweep` (on {py:func}`~imgleak.mi.mine.estimate_mi_many`).
+
+# %% tags=["parameters", "hide-input"]
 photos = None  # bundled photos to use (None: all); the paper uses the 100 largest COCO images
 folder = None  # a folder of images (e.g. COCO val2017) to use instead of the bundled photos
 folder_count = 100  # how many of the folder's largest images
@@ -56,7 +69,7 @@ convergence_fraction = 0.9  # a run has converged at the first epoch reaching th
 convergence_min_bits = 0.1  # runs estimating less than this have nothing to converge to (left out)
 device = "auto"  # "auto": CUDA when available
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import numpy as np
@@ -275,7 +288,7 @@ shown.pivot_table(index=["source", "n"], columns="estimator", values="estimate",
 # at n = 0 describes the estimator more than the leak. What the
 # numbers say about the two claims:
 
-# %%
+# %% tags=["hide-input"]
 def sentence(finding):
     """One line of the reading, phrased from a finding's numbers (see `sl.estimator_findings`)."""
     n = finding.numbers

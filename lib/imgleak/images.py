@@ -110,6 +110,7 @@ _BUNDLED: dict[str, tuple[Callable[[], np.ndarray], str]] = {
 }
 
 PHOTO_NAMES: tuple[str, ...] = tuple(_BUNDLED)
+"""The names of the bundled photographs, in order (:func:`load_photo` takes one)."""
 
 
 def load_photo(name: str) -> Photo:

@@ -239,8 +239,8 @@ def m_neig_plot(decay: float = 1.0, change_scale: float = 1.0, radius: float = 3
 
 
 def swap_check_plot(check) -> plt.Figure:
-    """(a) ΔM / M(I) of random two-pixel swaps (log scale; zeros counted in the title);
-    (b) the library's ΔM against the pair-by-pair reference. ``check`` is an
+    """Left: ΔM / M(I) of random two-pixel swaps (log scale; zeros counted in the title); right:
+    the library's ΔM against the pair-by-pair reference. ``check`` is an
     :class:`imgleak.experiments.rvt.SwapCheck`."""
     table = check.to_dataframe()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))

@@ -268,6 +268,7 @@ EXPECTED_OUTPUT = {  # chapter -> lines its outputs must hold: it read the files
     "ciphertext_only_attacks": ["AttackData('stl10', train={}, test={}, val=0, image_shape={}, classes=10)".format(
         *SPLITS["stl10"])],
     "leakage_benchmark": ["Budget `paper` with"],
+    "score_your_own_scheme": ["my_scheme:PerImagePad passes: True"],
 }
 CASES = [(chapter, False) for chapter in CHAPTERS] + [(chapter, True) for chapter in FALLBACKS]
 

@@ -132,7 +132,7 @@ def _mark(robust: bool) -> str:
 
 @dataclass
 class BuiltSchemes:
-    """The chapter's schemes, each a registered cipher bound to its key (:class:`~imgleak.ciphers.KeyedCipher`,
+    """The chapter's schemes, each a registered cipher bound to its key (:class:`~imgleak.ciphers.base.KeyedCipher`,
     labelled with the paper's row label), and how the transformation networks were trained."""
 
     schemes: dict[str, KeyedCipher]

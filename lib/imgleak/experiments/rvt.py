@@ -8,7 +8,7 @@ module holds everything the chapter ``notebooks/information_and_rvt.py`` orchest
 - :func:`load_dataset`: scikit-learn's digits (optionally up-scaled with nearest neighbours to
   ``digits_size``, 28 by default: MNIST's size, which the paper's RVT constants were made for)
   or MNIST / Fashion-MNIST / CIFAR-10 from a data folder, split into train and test;
-- variants (:class:`~imgleak.ciphers.KeyedCipher`: a registered cipher and its key): "plain", an
+- variants (:class:`~imgleak.ciphers.base.KeyedCipher`: a registered cipher and its key): "plain", an
   RVT key (faithful or invertible, one strength) or a random permutation (per image, as in the
   paper, or one fixed permutation); their gather maps (:func:`pixel_maps`) and :func:`encrypt_dataset`;
 - :func:`swap_experiment`: the numerical check of Theorem 3.1 over many random two-pixel swaps,
@@ -419,7 +419,7 @@ class SwapCheck:
 
     @property
     def max_disagreement(self) -> float:
-        """Largest |ΔM(library) − ΔM(reference)| relative to M(I)."""
+        """Largest ``|ΔM(library) − ΔM(reference)|`` relative to M(I)."""
         return float(((self.delta - self.delta_reference).abs() / self.content.clamp_min(1e-12)).max())
 
     def summary(self) -> dict[str, Any]:

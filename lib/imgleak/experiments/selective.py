@@ -15,10 +15,10 @@ itself, so every estimator compares level 0 with level n.
   one level at a time (only one level's patches are ever in memory, so hundreds of 224×224
   patches per image fit).
 * :func:`mine_by_level`, :func:`relative_distance` — MINE runs (all levels trained together as
-  one ensemble by :func:`imgleak.mi.estimate_mi_many`) and the "relative distance to the maximum
+  one ensemble by :func:`imgleak.mi.mine.estimate_mi_many`) and the "relative distance to the maximum
   MI" curves (Figs. 4–8).
 * :func:`estimator_sweep`, :func:`seed_summary`, :func:`convergence_table` — the n-sweep for
-  several estimators (``objective`` of :func:`imgleak.mi.estimate_mi`) and seeds, the mean over
+  several estimators (``objective`` of :func:`imgleak.mi.mine.estimate_mi`) and seeds, the mean over
   seeds with its Student-t interval, and when each held-out curve converged.
 * :func:`estimator_findings` — the paper's two claims checked for every estimator, as
   :class:`~imgleak.experiments.findings.Finding` s (the chapter phrases them). Kinds and numbers:
@@ -38,8 +38,7 @@ itself, so every estimator compares level 0 with level n.
   ``"ceiling"`` (one per source and estimator whose bound has a finite ceiling that binds)
       ``source, estimator, ceiling_bits, levels`` (the levels whose mean estimate reaches
       ``ceiling_fraction`` of the ceiling, e.g. InfoNCE's ``log2`` of its batch size).
-  ``"survives"`` (one per source for ``claim="linearity"``, one with ``source=None`` for
-  ``claim="convergence"``)
+  ``"survives"`` (one per source for ``claim="linearity"``, one with ``source=None`` for ``claim="convergence"``)
       ``claim, source, verdicts`` (estimator → ``holds`` of its claim finding), ``agree`` (every
       estimator gives the same, determined verdict); ``holds``: the claim survives the change of
       estimator - every estimator supports it (``None`` when a verdict is undetermined).
@@ -215,7 +214,7 @@ def _pairs(samples: dict[int, torch.Tensor], levels: list[int]) -> list[tuple[to
 def mine_by_level(samples: dict[int, torch.Tensor], levels: Sequence[int], **mine_options: Any) -> dict[int, MineResult]:
     """MINE between level 0 and each level n (samples flattened to vectors), the levels trained together.
 
-    ``mine_options`` go to :func:`imgleak.mi.estimate_mi_many` (epochs, lr, batch_size, seed,
+    ``mine_options`` go to :func:`imgleak.mi.mine.estimate_mi_many` (epochs, lr, batch_size, seed,
     objective, ...); ``seed`` seeds every level's run, so level n's result is
     ``estimate_mi(level 0, level n, seed=seed, ...)``.
 
@@ -302,7 +301,7 @@ def estimator_sweep(samples: dict[int, torch.Tensor], levels: Sequence[int], est
                     options_by_estimator: Mapping[str, Mapping[str, Any]] | None = None,
                     **options: Any) -> EstimatorSweep:
     """The n-sweep of :func:`mine_by_level` for every estimator (an ``objective`` of
-    :func:`imgleak.mi.estimate_mi`) and seed: one batched :func:`imgleak.mi.estimate_mi_many` run
+    :func:`imgleak.mi.mine.estimate_mi`) and seed: one batched :func:`imgleak.mi.mine.estimate_mi_many` run
     per estimator trains the critics of all levels and seeds together.
 
     ``options`` go to every run, ``options_by_estimator[name]`` to that estimator's only (e.g.

@@ -9,13 +9,13 @@ returns one value per critic, shape ``(E,)``:
 
 Bounds (``I(X; Y) >= bound`` for every ``T``; equality at the optimal ``T``):
 
-``dv``      Donsker-Varadhan, ``E_P[T] - log E_Q[e^T]``;
-``nwj``     Nguyen-Wainwright-Jordan (MINE-f), ``E_P[T] - E_Q[e^(T - 1)]`` (never above DV for the same ``T``);
-``smile``   DV with the partition term's ``e^T`` clipped to ``[e^-tau, e^tau]`` (Song & Ermon 2020):
-            lower variance, a small bias, no longer a strict bound;
-``infonce`` ``mean_i [T(x_i, y_i) - log mean_j e^T(x_i, y_j)]`` over a batch of ``K`` pairs, at most ``log K``;
-``js``      the Jensen-Shannon (f-GAN) objective ``-E_P[softplus(-T)] - E_Q[softplus(T)]``, not an MI
-            bound: SMILE trains its critic on it (its maximiser is ``T = log p/q``).
+- ``dv``: Donsker-Varadhan, ``E_P[T] - log E_Q[e^T]``;
+- ``nwj``: Nguyen-Wainwright-Jordan (MINE-f), ``E_P[T] - E_Q[e^(T - 1)]`` (never above DV for the same ``T``);
+- ``smile``: DV with the partition term's ``e^T`` clipped to ``[e^-tau, e^tau]`` (Song & Ermon 2020):
+  lower variance, a small bias, no longer a strict bound;
+- ``infonce``: ``mean_i [T(x_i, y_i) - log mean_j e^T(x_i, y_j)]`` over a batch of ``K`` pairs, at most ``log K``;
+- ``js``: the Jensen-Shannon (f-GAN) objective ``-E_P[softplus(-T)] - E_Q[softplus(T)]``, not an MI
+  bound: SMILE trains its critic on it (its maximiser is ``T = log p/q``).
 
 >>> t_joint, t_marg = torch.tensor([[1.0, 1.0]]), torch.tensor([[0.0, 0.0]])
 >>> dv(t_joint, t_marg), nwj(t_joint, t_marg)

@@ -120,7 +120,7 @@ BUDGETS: dict[str, Budget] = {
 
 @dataclass(frozen=True)
 class Subject:
-    """A scheme under test: its scorecard ``name``, the ``cipher`` (any :class:`~imgleak.ciphers.Cipher`)
+    """A scheme under test: its scorecard ``name``, the ``cipher`` (any :class:`~imgleak.ciphers.base.Cipher`)
     and how a key is made for a seed (``make_key(seed, shape)``; default: the cipher's own).
 
     Learned schemes train their key (a network) on the run's images: ``make_key`` is given the

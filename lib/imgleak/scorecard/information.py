@@ -7,7 +7,7 @@
 - :func:`mine_embeddings` — MINE on embeddings of plain and cipher crops by one frozen encoder
   (ResNet-18: its ImageNet weights where they can be had, else a random-init one, labelled so);
 - :func:`information_loss` — the RVT paper's information loss rate ΔM / M(I) for schemes that
-  only move pixels (:class:`~imgleak.ciphers.PixelMover`); NaN with a note for the others.
+  only move pixels (:class:`~imgleak.ciphers.base.PixelMover`); NaN with a note for the others.
 
 Each cell keys its subject with ``subject.key(context.seed, context)``; every size comes from
 ``context.budget``. MI measurements leak more when ``higher``; the loss rate when ``lower``.
@@ -176,7 +176,7 @@ def information_loss(subject: Subject, context: Context) -> list[Measurement]:
     images, whose M(I) = 0, left out).
 
     Defined for schemes that only move pixels: their gather maps
-    (:meth:`~imgleak.ciphers.PixelMover.pixel_maps`) say which neighbour pairs keep their
+    (``pixel_maps`` of :class:`~imgleak.ciphers.base.PixelMover`) say which neighbour pairs keep their
     distance. ``identity`` moves nothing: 0, the least loss, so it leaks the most
     (``leaks_more="lower"``). For a scheme that changes pixel values the measure is not
     defined (its pairs have no distance to keep): NaN, with ``setting["note"]`` saying why —

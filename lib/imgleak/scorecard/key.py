@@ -2,7 +2,7 @@
 fingerprint that stands for a key in every report (key material is never written anywhere).
 
 Key sensitivity is the share of cipher-image *bits* that change when one bit of the key changes;
-a cryptographic cipher changes about half of them, so the value reported is |share − 50| in
+a cryptographic cipher changes about half of them, so the value reported is ``|share − 50|`` in
 percentage points (the identity control, which ignores its key, scores 50: it leaks the most).
 Only an imgleak :class:`~imgleak.keys.Key` has bits to flip; other keys (a trained network, a
 list of vortices) get NaN and a note, never a made-up number.
@@ -109,7 +109,7 @@ def key_space(subject: Subject, context: Context) -> list[Measurement]:
 
 
 def key_sensitivity(subject: Subject, context: Context) -> list[Measurement]:
-    """|share − 50| (percentage points) where share is the % of cipher-image bits that change when
+    """``|share − 50|`` (percentage points) where share is the % of cipher-image bits that change when
     one seeded-random bit of the key flips; NaN with a ``note`` for keys that are not a :class:`Key`.
     The setting holds what independent random images would give (``random_mean``, ``random_sd``).
 

@@ -11,7 +11,7 @@ selective encryption with n = 8), then the other variants of
 The learned schemes train their key on the run's images (``Context.images``) at
 ``budget.tn_epochs`` epochs, seeded with the cell's seed, on the run's device. The TN-model needs
 class labels: each crop is labelled with the index of the photo it was cut from
-(:func:`imgleak.scorecard.runner.crop_source_index`: crop ``i`` comes from source ``i mod S``), as
+(:func:`imgleak.scorecard.sources.crop_source_index`: crop ``i`` comes from source ``i mod S``), as
 :func:`imgleak.attacks.datasets.photo_crops` labels its crops; a context without sources labels
 every image as its own class.
 

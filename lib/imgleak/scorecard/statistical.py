@@ -5,7 +5,7 @@ tests of Wu, Noonan & Agaian (2011), and a χ² test of histogram uniformity.
 Every criterion encrypts the context's images once with ``subject.key(context.seed, context)``
 (``first_index=0``) and returns :class:`~imgleak.scorecard.base.Measurement` rows whose values
 are oriented so that the ``identity`` control leaks at least as much as any scheme and a one-time
-pad at most as much (|r| for correlations, |UACI − μ_U| for UACI, χ²/dof for the histogram).
+pad at most as much (``|r|`` for correlations, ``|UACI − μ_U|`` for UACI, χ²/dof for the histogram).
 
 The randomness tests:
 
@@ -246,7 +246,7 @@ class LocalEntropyTest:
 def local_shannon_entropy(
     images: torch.Tensor, *, side: int | None = None, blocks: int = PAPER_BLOCKS, alpha: float = 0.05, seed: int = 0
 ) -> LocalEntropyTest:
-    """The mean Shannon entropy of ``blocks`` random non-overlapping blocks of ``side``² samples
+    """The mean Shannon entropy of ``blocks`` random non-overlapping blocks of ``side`` × ``side`` samples
     (default: :func:`choose_block_side`) and its randomness test.
 
     >>> ramp = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
@@ -302,9 +302,9 @@ def local_entropy(
 
 
 def correlation(subject: Subject, context: Context) -> list[Measurement]:
-    """|r| of adjacent pixels (horizontal, vertical, diagonal), mean over the cipher images whose
+    """``|r|`` of adjacent pixels (horizontal, vertical, diagonal), mean over the cipher images whose
     correlation is defined (a constant channel has none; all undefined gives NaN). The setting holds
-    what random images would give: mean |r| ≈ √(2/(π m)) for m pairs, and its spread.
+    what random images would give: mean ``|r|`` ≈ √(2/(π m)) for m pairs, and its spread.
 
     >>> from imgleak import ciphers
     >>> from imgleak.scorecard.base import BUDGETS
@@ -405,7 +405,7 @@ def npcr_uaci(subject: Subject, context: Context) -> list[Measurement]:
     image (:func:`one_pixel_change`), under the same key, with Wu et al.'s tests for the
     n = N·C·H·W compared samples (pooled over images and channels: one test per run, as the
     paper's formulas are for one pair of images of n samples): ``npcr`` (%, lower leaks more,
-    verdict at α = 0.05) and ``uaci`` as |UACI − μ_U| in percentage points (higher leaks more; raw
+    verdict at α = 0.05) and ``uaci`` as ``|UACI − μ_U|`` in percentage points (higher leaks more; raw
     UACI in the setting). The changed images are encrypted as messages of their own (``first_index``
     N: after the originals), as a chosen-plaintext attacker submitting them would get them; a stream
     cipher with a per-message nonce is judged on what it does, a deterministic scheme is not helped.
