@@ -112,18 +112,14 @@ def estimate_mi(
     Parameters
     ----------
     x, y
-        Paired samples ``(N, dx)`` and ``(N, dy)`` (1-D inputs are read as ``(N, 1)``): tensors
-        or anything ``torch.as_tensor`` accepts. ``uint8`` is scaled to ``[0, 1]``; all is
-        computed in ``float32``.
+        Paired samples ``(N, dx)`` and ``(N, dy)`` (1-D: ``(N, 1)``), tensors or array-likes;
+        ``uint8`` is scaled to ``[0, 1]``, all is computed in ``float32``.
     objective
-        A name of :data:`~imgleak.mi.bounds.OBJECTIVES`: ``"mine"`` (DV bound, EMA bias-corrected
-        gradient), ``"dv"`` (DV bound, plain minibatch gradient), ``"nwj"`` (NWJ, a.k.a. MINE-f),
-        ``"smile"`` (JS training, clipped DV reported) or ``"infonce"`` (InfoNCE, at most ``log``
-        batch size); each entry says how it trains and what it reports. ``NeuralMIResult.bound``
-        names the bound reported.
+        A name of :data:`~imgleak.mi.bounds.OBJECTIVES` (``"mine"``, ``"dv"``, ``"nwj"``, ``"smile"``,
+        ``"infonce"``), whose entry says how it trains and which bound it reports (``result.bound``).
     critic
-        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``, every pair of a
-        batch in one matrix product; its shuffled pairs are all mismatched pairs of the batch).
+        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``: every pair of a batch
+        in one matrix product; :mod:`imgleak.mi.critics`).
     clip, embedding
         SMILE's ``tau`` (``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term; ``"smile"``
         only) and the output dimension of the separable critic's ``g`` and ``h``.
@@ -134,41 +130,34 @@ def estimate_mi(
         Passes over the training pairs, minibatch size (capped at the training pairs; an incomplete
         last batch is dropped, the pairs are reshuffled every epoch) and Adam's learning rate.
     lr_schedule
-        ``"cosine"`` (default): a cosine from ``lr`` down to ``lr / 100`` over the run, so the last
-        epochs (whose held-out value is reported) are not dominated by optimiser noise; ``"constant"``.
+        ``"cosine"`` from ``lr`` to ``lr / 100`` (a stable last-epoch value) or ``"constant"``.
     hidden, layers, activation
-        Width, number of hidden layers and activation (``"elu"`` or ``"relu"``) of ``T``; the
-        defaults (2 x 256 ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
+        Width, hidden layers and activation (``"elu"``, ``"relu"``) of ``T``; the defaults (2 x 256
+        ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
     ema_decay
-        Weight on the old value of the moving average (``"mine"`` only): ``0.99`` equals
-        gtegner's ``alpha = 0.01`` on the new batch.
+        Weight on the old value of MINE's moving average (``0.99`` = gtegner's ``alpha = 0.01``).
     test_fraction, test_shuffles, standardize
         Share of the pairs held out (a seeded random split) and the number of fixed random
         derangements of held-out ``y`` for the held-out marginal term. ``standardize``: z-score each
         feature with the training split's statistics (MI is unchanged).
     ranks
-        Map each feature to its normal scores (rank -> ``Phi^-1``) fitted on the training split only
-        (held-out values go through the training split's interpolated empirical CDF), before
-        ``standardize``: MI is invariant to this increasing per-feature map, and heavy tails or
-        monotone distortions no longer reach the critic (:func:`~imgleak.mi.ensemble.normal_scores`).
-        Off by default: on the ground-truth suite (``bench/README.md``) it removed every heavy-tail
-        and transform miss of every objective on continuous data, but made the integer-valued
-        task worse for 8 of 9 estimators, and pixels are integer-valued; use it for continuous
-        inputs.
+        Normal scores per feature, fitted on the training split, before ``standardize`` (MI is
+        invariant; :func:`~imgleak.mi.ensemble.normal_scores`). For continuous inputs: on the ground
+        truth (``bench/README.md``) it removed every heavy-tail miss, but hurt integer-valued data.
     seed
         Seeds the split, the batches, the shuffles and the network's initialisation (an int;
         ``None`` draws one and records it in ``settings``). The global torch RNG is untouched.
     device, progress
-        ``None``: the device of ``x`` when it is a tensor, else CPU; ``"auto"``: CUDA when
-        available; or any torch device. ``progress``: a tqdm bar over epochs.
+        ``None``: ``x``'s device if a tensor, else CPU; ``"auto"``: CUDA when available; or any
+        torch device. ``progress``: a tqdm bar over epochs.
 
     Raises
     ------
     TypeError, ValueError
         Bad inputs or settings (the message names the argument).
     NeuralMIDivergenceError
-        (a ``FloatingPointError`` and a ``ValueError``) when a loss or an estimate becomes NaN or
-        infinite; the message gives the epoch and suggests a lower learning rate.
+        (a ``FloatingPointError`` and a ``ValueError``) when training diverges (the message gives
+        the epoch and suggests a lower learning rate).
 
     Examples
     --------
