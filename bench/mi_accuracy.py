@@ -9,9 +9,9 @@ one summary line per estimator (misses / tasks). Estimators:
     (``smile`` = joint MLP critic, ``smile/separable`` = separable critic), read at run time -
     except ``infonce`` with the joint critic (``SLOW``: minutes per run on a CPU; ``--estimators``
     runs it);
-  * ``NAME+ranks`` (``mine+ranks`` by default): the same estimator on the per-coordinate normal
-    scores of the samples (rank -> Phi^-1, fitted on the whole sample; MI is unchanged by this
-    strictly increasing map) - a preprocessing proposed for ``estimate_mi``, applied here outside it;
+  * ``NAME+ranks``: the same estimator with ``estimate_mi(..., ranks=True)``, per-coordinate normal
+    scores (rank -> Phi^-1) fitted on the training split (MI is unchanged by this increasing map);
+    every estimator is run both ways in the same run;
   * ``histogram``: the plug-in histogram (``imgleak.mi.mutual_information``), on the tasks with
     integer values only (the discrete task), where it is exact on the empirical table.
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from imgleak.mi import MineDivergenceError, estimate_mi, mutual_information
+from imgleak.mi import NeuralMIDivergenceError, estimate_mi, mutual_information
 from imgleak.mi import mine
 from imgleak.mi.ground_truth import SUITE, NoisyModular, StudentT, Transformed, find_task
 
@@ -45,25 +45,6 @@ RANKS = "+ranks"
 def target(truth: float) -> float:
     """The accepted error: max(0.1 nats, 10 % of the truth)."""
     return max(0.1, 0.1 * abs(truth))
-
-
-def normal_scores(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
-    """Per-column normal scores of ``test`` (m, d) against ``train`` (n, d): ``Phi^-1(u)`` with
-    ``u = (mid-rank of the value among the sorted training column + 1/2) / (n + 1)``, in (0, 1)
-    even beyond the training range; ties get their mid-rank. Strictly increasing in each
-    coordinate on the training values, so it leaves the MI of a pair unchanged.
-
-    >>> train = torch.tensor([[3.0], [1.0], [2.0]])
-    >>> normal_scores(train, train).flatten().tolist()  # u = 3/4, 1/4, 2/4
-    [0.6744897365570068, -0.6744897365570068, 0.0]
-    """
-    n = train.shape[0]
-    reference = train.sort(dim=0).values.T.contiguous()
-    values = test.T.contiguous()
-    below = torch.searchsorted(reference, values, side="left")
-    upto = torch.searchsorted(reference, values, side="right")
-    u = (below + upto + 1).to(torch.float64) / (2 * (n + 1))
-    return torch.special.ndtri(u).to(test.dtype).T
 
 
 @dataclass(frozen=True)
@@ -83,15 +64,13 @@ def critics() -> tuple[str, ...]:
 
 
 def neural(objective: str, critic: str, ranks: bool, budget: dict, device: torch.device) -> Callable:
-    """A runner for ``estimate_mi`` with this objective and critic (on normal scores when ``ranks``)."""
+    """A runner for ``estimate_mi`` with this objective and critic (``ranks``: its rank option)."""
     options = dict(objective=objective, device=device, progress=False, **budget)
     if "critic" in inspect.signature(estimate_mi).parameters:
         options["critic"] = critic
 
     def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[float, str, int, float]:
-        if ranks:
-            x, y = normal_scores(x, x), normal_scores(y, y)
-        result = estimate_mi(x, y, seed=seed, **options)
+        result = estimate_mi(x, y, seed=seed, ranks=ranks, **options)
         ceiling = getattr(result, "ceiling_nats", math.inf)
         return result.mi_nats, getattr(result, "bound", "dv"), getattr(result, "epoch", budget["epochs"]), ceiling
 
@@ -109,7 +88,7 @@ SLOW = {"infonce": "the joint critic scores all B x B = 262,144 pairs of a batch
 
 
 def estimators(names: list[str] | None, budget: dict, device: torch.device) -> list[Estimator]:
-    """The estimators asked for (default: every objective x critic, ``mine+ranks`` and ``histogram``)."""
+    """The estimators asked for (default: every objective x critic, with and without ranks, and ``histogram``)."""
     found = {}
     for objective in mine.OBJECTIVES:
         for critic in critics():
@@ -117,7 +96,7 @@ def estimators(names: list[str] | None, budget: dict, device: torch.device) -> l
             found[name] = Estimator(name, neural(objective, critic, False, budget, device))
             found[name + RANKS] = Estimator(name + RANKS, neural(objective, critic, True, budget, device))
     found["histogram"] = Estimator("histogram", histogram, discrete_only=True)
-    default = [name for name in found if not name.endswith(RANKS) and name not in SLOW] + ["mine" + RANKS]
+    default = [name for name in found if name.removesuffix(RANKS) not in SLOW]
     unknown = sorted(set(names or ()) - set(found))
     if unknown:
         raise SystemExit(f"unknown estimators {unknown}; choose from {sorted(found)}")
@@ -153,7 +132,7 @@ def measure(estimator: Estimator, task, seed: int, pairs: int, device: torch.dev
     try:
         estimate, bound, epoch, ceiling = estimator.run(x, y, seed)
         diverged = ""
-    except MineDivergenceError as err:
+    except NeuralMIDivergenceError as err:
         estimate, bound, epoch, ceiling = math.nan, "-", 0, math.inf
         diverged = str(err).split(" (")[0]
     seconds = time.perf_counter() - start

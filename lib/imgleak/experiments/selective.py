@@ -64,7 +64,7 @@ from ..ciphers.selective import SelectiveEncryption
 from .findings import Finding
 from ..images import extract_patches, patch_positions
 from ..keys import Key
-from ..mi import MineResult, estimate_mi_many
+from ..mi import NeuralMIResult, estimate_mi_many
 from ..mi.encoders import Encoder, cosine_similarity, rounded_features
 from ..mi.histogram import mutual_information
 from ..mi.mine import LN2, OBJECTIVES
@@ -211,7 +211,7 @@ def _pairs(samples: dict[int, torch.Tensor], levels: list[int]) -> list[tuple[to
     return [(x, flatten(samples[n])) for n in levels]
 
 
-def mine_by_level(samples: dict[int, torch.Tensor], levels: Sequence[int], **mine_options: Any) -> dict[int, MineResult]:
+def mine_by_level(samples: dict[int, torch.Tensor], levels: Sequence[int], **mine_options: Any) -> dict[int, NeuralMIResult]:
     """MINE between level 0 and each level n (samples flattened to vectors), the levels trained together.
 
     ``mine_options`` go to :func:`imgleak.mi.mine.estimate_mi_many` (epochs, lr, batch_size, seed,
@@ -235,7 +235,7 @@ def relative_distance(curves: dict[int, Sequence[float]]) -> dict[int, list[floa
     return {n: (top - row).tolist() for n, row in zip(curves, stacked)}
 
 
-def mine_table(results: dict[str, dict[int, MineResult]]) -> pd.DataFrame:
+def mine_table(results: dict[str, dict[int, NeuralMIResult]]) -> pd.DataFrame:
     """Final held-out estimates (bits) as a table: one row per level n, one column per estimator."""
     return pd.DataFrame({name: {n: r.mi_bits for n, r in by_level.items()} for name, by_level in results.items()}).rename_axis("n")
 

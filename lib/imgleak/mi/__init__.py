@@ -1,7 +1,7 @@
 """Mutual-information estimators: plug-in histograms, MINE, and frozen image encoders."""
 
 from .histogram import entropy, mutual_information, per_image_mutual_information
-from .mine import MineDivergenceError, MineResult, estimate_mi, estimate_mi_many
+from .mine import NeuralMIDivergenceError, NeuralMIResult, estimate_mi, estimate_mi_many
 
-__all__ = ["MineDivergenceError", "MineResult", "entropy", "estimate_mi", "estimate_mi_many", "mutual_information",
-           "per_image_mutual_information"]
+__all__ = ["NeuralMIDivergenceError", "NeuralMIResult", "entropy", "estimate_mi", "estimate_mi_many",
+           "mutual_information", "per_image_mutual_information"]

@@ -1,6 +1,6 @@
 """The settings and the result of a neural MI estimate (:func:`imgleak.mi.mine.estimate_mi`).
 
->>> MineConfig(objective="infonce", critic="separable", dim_x=2, dim_y=2, n=100).bound
+>>> NeuralMIConfig(objective="infonce", critic="separable", dim_x=2, dim_y=2, n=100).bound
 'infonce'
 """
 
@@ -17,12 +17,9 @@ from imgleak._checks import seed as checked_seed
 from imgleak.results import Result
 from imgleak.tensors import resolve_device
 
+from .bounds import OBJECTIVES
 from .critics import ACTIVATIONS
 
-OBJECTIVES = ("mine", "mine_f", "dv", "nwj", "smile", "infonce")
-# The held-out bound each objective reports: "mine_f" keeps reporting DV (as before "nwj" existed);
-# "nwj" trains exactly as "mine_f" and reports the NWJ bound itself.
-BOUNDS = {"mine": "dv", "mine_f": "dv", "dv": "dv", "nwj": "nwj", "smile": "smile", "infonce": "infonce"}
 CRITICS = ("joint", "separable")
 LR_SCHEDULES = ("cosine", "constant")
 FINAL_LR_FACTOR = 0.01  # the cosine schedule ends at lr * FINAL_LR_FACTOR
@@ -31,30 +28,39 @@ FINAL_LR_FACTOR = 0.01  # the cosine schedule ends at lr * FINAL_LR_FACTOR
 DIVERGED_BELOW_NATS = -5.0
 LN2 = math.log(2.0)
 
-__all__ = ["BOUNDS", "CRITICS", "DIVERGED_BELOW_NATS", "FINAL_LR_FACTOR", "LN2", "LR_SCHEDULES", "MineConfig",
-           "MineDivergenceError", "MineResult", "OBJECTIVES"]
+__all__ = ["CRITICS", "DIVERGED_BELOW_NATS", "FINAL_LR_FACTOR", "LN2", "LR_SCHEDULES", "NeuralMIConfig",
+           "NeuralMIDivergenceError", "NeuralMIResult", "OBJECTIVES"]
 
 
-class MineDivergenceError(FloatingPointError, ValueError):
+class NeuralMIDivergenceError(FloatingPointError, ValueError):
     """Training diverged: a loss or an estimate became NaN or infinite (the message gives the epoch)."""
 
 
 @dataclass
-class MineResult(Result):
-    """What :func:`estimate_mi` measured, and the settings that produced it.
+class NeuralMIResult(Result):
+    """What :func:`estimate_mi` measured (with any objective), and the settings that produced it.
 
-    ``mi_nats``/``mi_bits``: the held-out bound named by ``bound`` (``"dv"``, ``"nwj"``,
-    ``"smile"`` or ``"infonce"``) at epoch ``epoch`` (the last epoch, or the best one with early
-    stopping). ``test_curve``: that held-out bound after every epoch run; ``train_curve``: the
-    minibatch DV bound on the training pairs, averaged over each epoch (whatever the objective);
-    ``objective_curve``: the epoch's mean training value of the objective's own bound (NWJ for
-    ``"mine_f"``/``"nwj"``, the clipped DV for ``"smile"``, InfoNCE, else DV). ``ceiling_nats``: the most the reported bound can be - ``log K`` for InfoNCE over
-    held-out batches of ``K`` pairs, ``inf`` otherwise. ``diverged``: ``None``, or why the run stopped
-    (then ``mi_nats`` is NaN, ``epoch`` the epoch it diverged at and the curves end before it). ``n_train``/``n_test``: sizes of the
-    split; ``seconds``: the wall time of the training that produced it (for
-    :func:`~imgleak.mi.mine.estimate_mi_many`, the whole ensemble's).
+    * ``mi_nats``/``mi_bits``: the held-out bound named by ``bound`` (the objective's, e.g. ``"dv"``,
+      ``"nwj"``, ``"smile"``, ``"infonce"``) at epoch ``epoch``: the last ``test_curve`` value
+      (``epoch`` = ``epochs``), or with ``early_stopping=patience`` the best one (``epoch`` the best
+      epoch; the best of several held-out values is biased upwards by their noise - slightly, with a
+      few thousand held-out pairs).
+    * ``test_curve[e]``: that held-out bound after epoch ``e``; for the DV family the marginal term
+      uses ``test_shuffles`` fixed random derangements of the held-out ``y`` (the same every epoch).
+    * ``train_curve[e]``: the minibatch DV bound on the training pairs averaged over epoch ``e``
+      (optimistic: the network is fitted on those pairs), whatever the objective;
+      ``objective_curve[e]``: the same for the objective's own bound.
+    * ``ceiling_nats``: the most the reported bound can be - ``log K`` for InfoNCE over held-out
+      batches of ``K`` pairs, ``inf`` otherwise.
+    * ``diverged``: ``None``, or why the run stopped (then ``mi_nats`` is NaN, ``epoch`` the epoch it
+      diverged at and the curves end before it).
+    * ``n_train``/``n_test``: sizes of the split; ``seconds``: the wall time of the training that
+      produced it (for :func:`~imgleak.mi.mine.estimate_mi_many`, the whole ensemble's).
 
-    >>> result = MineResult(mi_nats=math.log(2), mi_bits=1.0, train_curve=[math.log(4)],
+    A lower bound estimated from samples can be slightly **negative** when the true MI is zero: the
+    held-out DV of an independent pair fluctuates around, and slightly below, zero.
+
+    >>> result = NeuralMIResult(mi_nats=math.log(2), mi_bits=1.0, train_curve=[math.log(4)],
     ...                     test_curve=[math.log(2)], settings={}, n_train=8, n_test=2)
     >>> result.train_curve_bits, result.test_curve_bits
     ([2.0], [1.0])
@@ -103,8 +109,8 @@ class MineResult(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MineConfig:
-    """The checked settings of one :func:`estimate_mi` run; ``asdict()`` is ``MineResult.settings``.
+class NeuralMIConfig:
+    """The checked settings of one :func:`estimate_mi` run; ``asdict()`` is ``NeuralMIResult.settings``.
 
     The arguments are those of :func:`estimate_mi` plus the data's shape (``dim_x``, ``dim_y``,
     ``n`` pairs). ``seed=None`` draws a seed, ``device`` is resolved and kept as a string, and
@@ -112,10 +118,10 @@ class MineConfig:
     ``batches_per_epoch`` are derived (InfoNCE's held-out batches have ``min(effective_batch_size,
     n_test)`` pairs). A bad value raises a ``TypeError``/``ValueError`` naming it.
 
-    >>> config = MineConfig(batch_size=512, dim_x=2, dim_y=3, n=1000)
+    >>> config = NeuralMIConfig(batch_size=512, dim_x=2, dim_y=3, n=1000)
     >>> config.n_train, config.n_test, config.effective_batch_size, config.batches_per_epoch
     (800, 200, 512, 1)
-    >>> MineConfig(ema_decay=1.0, dim_x=2, dim_y=3, n=1000)
+    >>> NeuralMIConfig(ema_decay=1.0, dim_x=2, dim_y=3, n=1000)
     Traceback (most recent call last):
     ...
     ValueError: ema_decay must be a number in [0, 1), got 1.0
@@ -139,6 +145,7 @@ class MineConfig:
     test_fraction: float = 0.2
     test_shuffles: int = 10
     standardize: bool = True
+    ranks: bool = False
     seed: int | None = 0
     device: str | torch.device = "cpu"
     dim_x: int
@@ -148,7 +155,7 @@ class MineConfig:
 
     def __post_init__(self) -> None:
         checked = {
-            "objective": choice(self.objective, "objective", OBJECTIVES),
+            "objective": choice(self.objective, "objective", tuple(OBJECTIVES)),
             "critic": choice(self.critic, "critic", CRITICS),
             "clip": number(self.clip, "clip", positive=True),
             "early_stopping": optional_positive_int(self.early_stopping, "early_stopping"),
@@ -164,6 +171,7 @@ class MineConfig:
             "test_fraction": fraction(self.test_fraction, "test_fraction"),
             "test_shuffles": positive_int(self.test_shuffles, "test_shuffles"),
             "standardize": boolean(self.standardize, "standardize"),
+            "ranks": boolean(self.ranks, "ranks"),
             "seed": _seed(self.seed),
             "device": str(resolve_device(self.device)),
             "dim_x": positive_int(self.dim_x, "dim_x"),
@@ -184,8 +192,8 @@ class MineConfig:
 
     @property
     def bound(self) -> str:
-        """The held-out bound reported: ``BOUNDS[objective]``."""
-        return BOUNDS[self.objective]
+        """The held-out bound reported: ``OBJECTIVES[objective].bound``."""
+        return OBJECTIVES[self.objective].bound
 
     @property
     def n_test(self) -> int:

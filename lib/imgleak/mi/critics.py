@@ -9,6 +9,9 @@ initialisation does not depend on what it is trained with), then stacked:
 * :class:`SeparableNetwork` - the **separable** critic ``g(x)^T h(y)``: two MLPs to an embedding,
   so all ``K x K`` pairs of a batch are one matrix product.
 
+Activations: ELU (default) or ReLU; ELU is smooth, which suits the smooth log-density ratio that
+``T`` has to learn, and leaves no dead units.
+
 :class:`CriticEnsemble` trains ``E`` such networks as one model: every linear layer becomes a
 :class:`StackedLinear` (weights ``(E, out, in)``), activations and the bounds run on the
 stacked ``(E, R, features)`` tensors, and one Adam steps all the weights. The inputs are

@@ -2,114 +2,20 @@
 the other variational bounds (NWJ, SMILE, InfoNCE), one run or a batched ensemble of runs.
 
 Given N paired samples ``x`` (N, dx) and ``y`` (N, dy), a critic ``T(x, y)`` is trained to
-maximise a variational lower bound on ``I(X; Y) = KL(P_XY || P_X P_Y)`` (the bounds are in
-:mod:`imgleak.mi.bounds`):
+maximise a variational lower bound on ``I(X; Y) = KL(P_XY || P_X P_Y)``, and the bound is reported
+on held-out pairs (:class:`~imgleak.mi.config.NeuralMIResult`). Where each part lives:
 
-* Donsker-Varadhan (DV): ``E_P[T] - log E_Q[exp T]``;
-* NWJ (f-divergence, "MINE-f"): ``E_P[T] - E_Q[exp(T - 1)]`` (looser, unbiased minibatch gradient);
-* SMILE: DV with ``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term;
-* InfoNCE: ``mean_i [T(x_i, y_i) - log mean_j exp T(x_i, y_j)]`` over a batch of K pairs, <= ``log K``.
+* the objectives (``objective=``), one entry each beside their bounds' formulas:
+  :data:`imgleak.mi.bounds.OBJECTIVES`;
+* the critics (``critic="joint"``, an MLP on ``[x, y]``, or ``"separable"``, ``g(x)^T h(y)``):
+  :mod:`imgleak.mi.critics`;
+* the training loop, the split and its standardisation (z-scores or ``ranks``), the held-out
+  evaluation, early stopping and divergence: :mod:`imgleak.mi.ensemble`;
+* the checked settings and the result: :mod:`imgleak.mi.config`.
 
-``P`` is the joint distribution (the pairs as given) and ``Q = P_X P_Y`` the product of the
-marginals: with the joint critic, ``y`` shuffled inside each minibatch by a random derangement
-(so no pair is kept by accident); with the separable critic, all ``B (B - 1)`` mismatched pairs
-of the minibatch (one matrix product; more negatives for free).
-
-Objectives (``objective=``) and the held-out bound each reports (``MineResult.bound``)
-
-``"mine"`` (default; reports DV)
-    The DV bound trained with the moving-average **bias-corrected gradient** of the MINE paper
-    (Sec. 3.2). The minibatch gradient of ``log mean(exp T_marg)`` is
-    ``mean(exp(T_marg) grad T_marg) / mean(exp T_marg)``, biased because the denominator is a
-    minibatch mean; MINE replaces that denominator by an exponential moving average (EMA)::
-
-        m   = mean_batch(exp(T_marg))                       # detached
-        ema = m                                  on the first step
-        ema = ema_decay * ema + (1 - ema_decay) * m          afterwards (ema_decay = 0.99)
-        surrogate = mean(T_joint) - mean(exp(T_marg)) / ema  # maximised; its gradient is
-                  # E[grad T_joint] - E[exp(T_marg) grad T_marg] / ema
-
-    ``ema_decay`` is the weight kept on the **old** average. gtegner/mine-pytorch (and other
-    common re-implementations with ``ma_rate = 0.01``) write the same recursion with a rate ``alpha = 0.01`` on
-    the **new** batch, ``ema = alpha * m + (1 - alpha) * ema``: our default ``ema_decay=0.99``
-    is numerically identical to their ``alpha=0.01`` (``ema_decay = 1 - alpha``). BMI, SMILE
-    and torch-mist keep 0.9 on the old value, i.e. ``ema_decay=0.9`` here (a shorter memory of
-    about 10 batches instead of 100). The EMA is held in the log domain
-    (:func:`imgleak.mi.bounds.ema_update`) so ``exp(T)`` is never formed outside
-    ``exp(T_marg - log_ema)``. With ``ema_decay=0`` the EMA is the batch's own mean and the
-    gradient is DV's: the run follows ``"dv"``'s to float32 rounding (``exp(T - (lse - log B)) / B``
-    against autograd's ``exp(T - lse)``), not bit for bit.
-``"dv"`` (reports DV)
-    Maximises the plain minibatch DV bound (biased gradient, no EMA) - for comparison.
-``"nwj"`` (reports NWJ)
-    Maximises ``mean(T_joint) - mean(exp(T_marg - 1))`` directly (no EMA); the held-out NWJ bound
-    is reported (never above the held-out DV of the same critic).
-``"mine_f"`` (reports DV)
-    The same training as ``"nwj"`` (MINE-f *is* NWJ; the curves are bit for bit those of
-    ``"nwj"``), kept under its old name and reporting the held-out DV bound of the trained critic,
-    as it always did.
-``"smile"`` (reports SMILE, the clipped DV)
-    As Song & Ermon (2020) and torch-mist do it: the critic is trained on the Jensen-Shannon
-    objective ``-E_P[softplus(-T)] - E_Q[softplus(T)]`` (an unbiased minibatch gradient, whose
-    optimum is ``T = log p/q``) and the estimate is DV with ``exp T`` clipped to
-    ``[e^-clip, e^clip]`` (``clip`` = their tau, default 5): lower variance than DV, at the price
-    of a small bias (it is no longer a strict lower bound). Reported held out, clipped.
-``"infonce"`` (reports InfoNCE; ``MineResult.ceiling_nats = log K``)
-    Maximises InfoNCE over each minibatch's ``B x B`` score matrix. It can never exceed
-    ``log K``; the held-out value is averaged over the held-out pairs cut into batches of
-    ``K = min(batch size, held-out pairs)`` (the remainder left out). With the joint critic the
-    ``B^2`` pairs cost ``B^2`` evaluations of the layers after the first (the first layer's
-    projections are computed once per row and broadcast): ``B`` times the work of the DV
-    objectives, and ``(B^2, hidden)`` activations per layer; the separable critic does it in one
-    matrix product.
-
-What is reported
-
-* ``train_curve[e]``: the mean over epoch ``e``'s minibatches of the minibatch DV bound (the
-  training estimate, optimistic because the network is fitted on those pairs), for every
-  objective; ``objective_curve[e]``: the same for the objective's own bound;
-* ``test_curve[e]``: the reported bound (``bound``) on the held-out pairs after epoch ``e``; for
-  DV/NWJ/SMILE the marginal term uses ``test_shuffles`` fixed random derangements of the
-  held-out ``y`` (the same ones every epoch, for either critic), computed with ``logsumexp``;
-* ``mi_nats`` / ``mi_bits``: the last ``test_curve`` value (``epoch`` = ``epochs``), or with
-  ``early_stopping=patience`` the best one (training stops once the held-out bound has not
-  improved for ``patience`` epochs; ``epoch`` is the best epoch, ``test_curve`` holds every
-  epoch run). The best of several held-out values is biased upwards by their noise - slightly,
-  with a few thousand held-out pairs.
-
-Training uses Adam with a cosine learning-rate decay from ``lr`` to ``lr / 100``
-(``lr_schedule="cosine"``), which makes the reported last-epoch value stable.
-
-Sweeps: :func:`estimate_mi_many` trains the critics of many pairs (levels of a sweep, seeds) as
-one batched ensemble (:mod:`imgleak.mi.ensemble`); each result equals :func:`estimate_mi`'s on
-its pair with its seed, bit for bit on the CPU; :func:`estimate_mi` is an ensemble of one.
-
-Divergence: :func:`estimate_mi` stops with :class:`MineDivergenceError` (a ``FloatingPointError``
-and a ``ValueError``) naming the epoch and suggesting a lower learning rate, and
-:func:`estimate_mi_many` returns that pair's result with ``diverged`` set to the same message
-(``mi_nats`` NaN) while the other pairs train on, when an epoch's training
-loss or estimate, or the held-out estimate, is NaN or infinite, or when the epoch's training DV
-estimate falls below ``DIVERGED_BELOW_NATS`` (-5 nats): a constant ``T`` already scores 0, so a
-network far below zero has exploded (all sums are ``logsumexp``-stable, so a too-large learning
-rate shows up as absurd negative values rather than as ``inf``). Finiteness is checked once per
-epoch (one device synchronisation per epoch, not per step).
-
-A lower bound estimated from samples can be slightly **negative** when the true MI is zero:
-that is normal (the held-out DV of an independent pair fluctuates around, and slightly below,
-zero), not a bug.
-
-Critics (:mod:`imgleak.mi.critics`): ``critic="joint"`` (default) is :class:`StatisticsNetwork`,
-an MLP on ``[x, y]`` with ``layers`` hidden layers of width ``hidden`` and ELU activations
-(``activation="relu"`` is the alternative; ELU is smooth, which suits the smooth
-log-density-ratio that ``T`` has to learn, and does not leave dead units); its first layer is
-split as ``W [x, y] = W_x x + W_y y``, the same function, so joint and shuffled pairs share the
-projections. ``critic="separable"`` is :class:`~imgleak.mi.critics.SeparableNetwork`,
-``g(x)^T h(y)`` with two such MLPs to ``embedding`` dimensions (default 32).
-
-Inputs are standardised per feature with the training split's mean and standard deviation
-(``standardize=True``); an invertible per-feature affine map leaves the MI unchanged and keeps
-Adam's step size meaningful for pixels, embeddings and Gaussians alike. ``uint8`` inputs are
-first scaled to ``[0, 1]``; everything is computed in ``float32``.
+:func:`estimate_mi_many` trains the critics of many pairs (levels of a sweep, seeds) as one batched
+ensemble; each result equals :func:`estimate_mi`'s on its pair with its seed, bit for bit on the
+CPU; :func:`estimate_mi` is an ensemble of one.
 """
 
 from __future__ import annotations
@@ -123,21 +29,20 @@ import torch
 from imgleak._checks import boolean
 from imgleak._checks import seed as checked_seed
 
-from .config import (BOUNDS, CRITICS, DIVERGED_BELOW_NATS, LN2, LR_SCHEDULES, OBJECTIVES, MineConfig,
-                     MineDivergenceError, MineResult)
+from .config import (CRITICS, DIVERGED_BELOW_NATS, LN2, LR_SCHEDULES, OBJECTIVES, NeuralMIConfig,
+                     NeuralMIDivergenceError, NeuralMIResult)
 from .critics import ACTIVATIONS, StatisticsNetwork
 from .ensemble import train_ensemble
 
 __all__ = [
     "ACTIVATIONS",
-    "BOUNDS",
     "CRITICS",
     "DIVERGED_BELOW_NATS",
     "LN2",
     "LR_SCHEDULES",
-    "MineConfig",
-    "MineDivergenceError",
-    "MineResult",
+    "NeuralMIConfig",
+    "NeuralMIDivergenceError",
+    "NeuralMIResult",
     "OBJECTIVES",
     "StatisticsNetwork",
     "estimate_mi",
@@ -197,62 +102,62 @@ def estimate_mi(
     test_fraction: float = 0.2,
     test_shuffles: int = 10,
     standardize: bool = True,
+    ranks: bool = False,
     seed: int | None = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
-) -> MineResult:
+) -> NeuralMIResult:
     """Estimate ``I(X; Y)`` in nats and bits from paired samples with MINE or another neural bound.
 
     Parameters
     ----------
     x, y
-        Paired samples ``(N, dx)`` and ``(N, dy)`` (1-D inputs are read as ``(N, 1)``): tensors
-        or anything ``torch.as_tensor`` accepts. ``uint8`` is scaled to ``[0, 1]``; all is
-        computed in ``float32``.
+        Paired samples ``(N, dx)`` and ``(N, dy)`` (1-D: ``(N, 1)``), tensors or array-likes;
+        ``uint8`` is scaled to ``[0, 1]``, all is computed in ``float32``.
     objective
-        ``"mine"`` (DV bound, EMA bias-corrected gradient), ``"dv"`` (DV bound, plain minibatch
-        gradient), ``"nwj"`` (NWJ bound), ``"mine_f"`` (NWJ training, DV reported), ``"smile"``
-        (JS training, clipped DV reported) or ``"infonce"`` (InfoNCE, at most ``log`` batch
-        size). ``MineResult.bound`` names the bound reported. See the module docstring.
+        A name of :data:`~imgleak.mi.bounds.OBJECTIVES` (``"mine"``, ``"dv"``, ``"nwj"``, ``"smile"``,
+        ``"infonce"``), whose entry says how it trains and which bound it reports (``result.bound``).
     critic
-        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``, every pair of a
-        batch in one matrix product; its shuffled pairs are all mismatched pairs of the batch).
+        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``: every pair of a batch
+        in one matrix product; :mod:`imgleak.mi.critics`).
     clip, embedding
         SMILE's ``tau`` (``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term; ``"smile"``
         only) and the output dimension of the separable critic's ``g`` and ``h``.
     early_stopping
         ``None`` (train all ``epochs``) or a patience: stop once the held-out bound has not
-        improved for that many epochs and report the best epoch's value (``MineResult.epoch``).
+        improved for that many epochs and report the best epoch's value (``NeuralMIResult.epoch``).
     epochs, batch_size, lr
         Passes over the training pairs, minibatch size (capped at the training pairs; an incomplete
         last batch is dropped, the pairs are reshuffled every epoch) and Adam's learning rate.
     lr_schedule
-        ``"cosine"`` (default): a cosine from ``lr`` down to ``lr / 100`` over the run, so the last
-        epochs (whose held-out value is reported) are not dominated by optimiser noise; ``"constant"``.
+        ``"cosine"`` from ``lr`` to ``lr / 100`` (a stable last-epoch value) or ``"constant"``.
     hidden, layers, activation
-        Width, number of hidden layers and activation (``"elu"`` or ``"relu"``) of ``T``; the
-        defaults (2 x 256 ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
+        Width, hidden layers and activation (``"elu"``, ``"relu"``) of ``T``; the defaults (2 x 256
+        ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
     ema_decay
-        Weight on the old value of the moving average (``"mine"`` only): ``0.99`` equals
-        gtegner's ``alpha = 0.01`` on the new batch.
+        Weight on the old value of MINE's moving average (``0.99`` = gtegner's ``alpha = 0.01``).
     test_fraction, test_shuffles, standardize
         Share of the pairs held out (a seeded random split) and the number of fixed random
         derangements of held-out ``y`` for the held-out marginal term. ``standardize``: z-score each
         feature with the training split's statistics (MI is unchanged).
+    ranks
+        Normal scores per feature, fitted on the training split, before ``standardize`` (MI is
+        invariant; :func:`~imgleak.mi.ensemble.normal_scores`). For continuous inputs: on the ground
+        truth (``bench/README.md``) it removed every heavy-tail miss, but hurt integer-valued data.
     seed
         Seeds the split, the batches, the shuffles and the network's initialisation (an int;
         ``None`` draws one and records it in ``settings``). The global torch RNG is untouched.
     device, progress
-        ``None``: the device of ``x`` when it is a tensor, else CPU; ``"auto"``: CUDA when
-        available; or any torch device. ``progress``: a tqdm bar over epochs.
+        ``None``: ``x``'s device if a tensor, else CPU; ``"auto"``: CUDA when available; or any
+        torch device. ``progress``: a tqdm bar over epochs.
 
     Raises
     ------
     TypeError, ValueError
         Bad inputs or settings (the message names the argument).
-    MineDivergenceError
-        (a ``FloatingPointError`` and a ``ValueError``) when a loss or an estimate becomes NaN or
-        infinite; the message gives the epoch and suggests a lower learning rate.
+    NeuralMIDivergenceError
+        (a ``FloatingPointError`` and a ``ValueError``) when training diverges (the message gives
+        the epoch and suggests a lower learning rate).
 
     Examples
     --------
@@ -275,7 +180,7 @@ def estimate_mi(
     options = dict(objective=objective, critic=critic, clip=clip, early_stopping=early_stopping, embedding=embedding,
                    epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
                    activation=activation, ema_decay=ema_decay, test_fraction=test_fraction, test_shuffles=test_shuffles,
-                   standardize=standardize)
+                   standardize=standardize, ranks=ranks)
     return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options, single=True)[0]
 
 
@@ -319,7 +224,7 @@ def estimate_mi_many(
     device: str | torch.device | None = None,
     progress: bool = True,
     **options: Any,
-) -> list[MineResult]:
+) -> list[NeuralMIResult]:
     """Estimate the MI of many pairs at once: one critic per pair, all trained as one batched ensemble.
 
     ``pairs`` is a sequence of ``(x, y)`` with the same ``N`` and the same dimensions (e.g. one
@@ -350,14 +255,14 @@ def estimate_mi_many(
 
 def _estimate(pairs: Sequence[tuple[Any, Any]], samples: list[tuple[torch.Tensor, torch.Tensor]],
               seeds: list[int | None], device: Any, progress: bool, options: dict[str, Any],
-              single: bool = False) -> list[MineResult]:
-    """The ensemble's results; ``single`` (one pair asked for) raises :class:`MineDivergenceError` if it diverged."""
+              single: bool = False) -> list[NeuralMIResult]:
+    """The ensemble's results; ``single`` (one pair asked for) raises :class:`NeuralMIDivergenceError` if it diverged."""
     if device is None:
         first = pairs[0][0]
         device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     n, dim_x, dim_y = samples[0][0].shape[0], samples[0][0].shape[1], samples[0][1].shape[1]
-    configs = [MineConfig(seed=seed, device=device, dim_x=dim_x, dim_y=dim_y, n=n, **options) for seed in seeds]
+    configs = [NeuralMIConfig(seed=seed, device=device, dim_x=dim_x, dim_y=dim_y, n=n, **options) for seed in seeds]
     results = train_ensemble(configs, samples, boolean(progress, "progress"))
     if single and results[0].diverged is not None:
-        raise MineDivergenceError(results[0].diverged)
+        raise NeuralMIDivergenceError(results[0].diverged)
     return results
