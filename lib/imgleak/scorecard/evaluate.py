@@ -60,7 +60,7 @@ def evaluate(schemes: Sequence[str], *, extra: Sequence[Subject] = (), criteria:
     ``schemes``: library names or ``package.module:attribute``; ``extra``: subjects built in
     Python (e.g. :func:`imgleak.scorecard.gallery.broken_schemes`); ``criteria``: cell names
     (``None``: all); ``images``: ``None`` (bundled photographs), a folder or an
-    :class:`~imgleak.scorecard.runner.ImageSource`; ``workers`` / ``scheduler``: a dask
+    :class:`~imgleak.scorecard.sources.ImageSource`; ``workers`` / ``scheduler``: a dask
     ``LocalCluster`` or an existing cluster's address, checked before any cell runs
     (:func:`~imgleak.scorecard.cluster.dask_executor`: versions compared, a user's module the
     workers lack uploaded unless ``upload=False``, at most ``wait`` seconds for the scheduler and a
