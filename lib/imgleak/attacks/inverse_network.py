@@ -620,5 +620,5 @@ __all__ = [
     "PAPER_ARCHITECTURES", "PAPER_ITN_SCHEDULES", "AttackResult", "BlockNet", "LocallyConnected1x1",
     "LocallyConnectedNet", "PixelNet", "append_test_scores", "attack_network", "build_network", "check_architecture",
     "evaluate_attack", "evaluate_pairs", "held_out_pairs", "image_pairs", "reconstruct", "resolve_architecture",
-    "train_inverse_network",
+    "scheme_networks", "train_inverse_network",
 ]

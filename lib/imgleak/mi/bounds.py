@@ -212,6 +212,7 @@ class Objective:
 
 
 OBJECTIVES: dict[str, Objective] = {}
+"""The neural MI objectives by name, one :class:`Objective` each (filled by :func:`register`)."""
 
 
 def register(objective: Objective) -> Objective:
