@@ -57,8 +57,9 @@ ADDED_SIZES: dict[str, dict[str, Any]] = {  # sizes the profile leaves at the ch
 OFFLINE_FAILURES = {  # chapter -> the error its paper settings must stop with here: the file to fetch, the fallback
     "selective_encryption": r"WeightsUnavailableError: pretrained weights for 'clip-vit-b-32' .*"
                             r"open_clip_model\.safetensors.*pretrained=False",
-    "information_and_rvt": r"WeightsUnavailableError: pretrained ViT-B/16 weights are not available here.* put vit_b_16-c867db91\.pth .*"
-                           r"or use pretrained=False",
+    "information_and_rvt": r"WeightsUnavailableError: pretrained ViT-B/16 weights .*are not available: not cached and "
+                           r"HF_HUB_OFFLINE is set\. Looked for: \S*vit_b_16-c867db91\.pth.* copy vit_b_16-c867db91\.pth "
+                           r"into .*or use pretrained=False",
 }
 FALLBACKS: dict[str, dict[str, Any]] = {  # chapter -> the labelled offline fallback, merged into its settings
     "selective_encryption": {"pretrained": False},
