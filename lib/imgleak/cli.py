@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))  # exits with status 2, as argparse does for bad arguments
     try:
         index, _ = build_book(args.root, args.profile, args.chapter, overrides, args.force, html=not args.no_html,
-                              jobs=args.jobs, fresh_cache=args.clear_cache)
+                              jobs=args.jobs, fresh_cache=args.clear_cache, log=functools.partial(print, flush=True))
     except BookError as error:
         print(f"imgleak book: {error}", file=sys.stderr)
         return 1
