@@ -49,13 +49,15 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--chapter", default="selective_encryption")
     parser.add_argument("--presentation", nargs=2, default=["confidence", "0.9"], metavar=("NAME", "VALUE"))
-    parser.add_argument("--experimental", nargs=2, default=["mine_epochs", "4"], metavar=("NAME", "VALUE"))
+    parser.add_argument("--experimental", nargs=2, default=["mine_epochs", "4"], metavar=("NAME", "VALUE"),
+                        help="an experimental change (give 'none none' to skip it)")
     args = parser.parse_args()
     root = Path.cwd()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     first = _first_seconds(root, args.chapter)
     reexecute(root, args.profile, args.chapter, *args.presentation, first)
-    reexecute(root, args.profile, args.chapter, *args.experimental, first)
+    if args.experimental != ["none", "none"]:
+        reexecute(root, args.profile, args.chapter, *args.experimental, first)
 
 
 if __name__ == "__main__":
