@@ -20,9 +20,11 @@ Otherwise the attacker tries the generic ones (:func:`generic_candidates`: 1 × 
 fit pixel-wise schemes, and a U-Net) and keeps the one with the lowest MSE on
 :data:`VALIDATION_SHARE` of its own training pairs; the GAN uses that network. ``setting`` says
 which, and why. Both train ``budget.attack_epochs`` / ``gan_epochs`` epochs in batches of
-``budget.attack_batch``: at the ``quick`` budget (128 crops, 4 epochs, batches of 8: 64 optimiser
-steps) the attacks on ``identity`` reconstruct well above the grey and mean-image guesses, which the
-former single step of one batch of 32 never did.
+``budget.attack_batch``, the ITN at ``budget.attack_lr`` (``None``: the network's own learning rate):
+at the ``quick`` budget (128 crops, 4 epochs, batches of 8: 64 optimiser steps, ITN lr 1e-2) the attacks
+on ``identity`` reconstruct well above the grey and mean-image guesses, which the former single step of
+one batch of 32 never did, and the block network inverts the block-wise scheme (at its own 1e-3, 64
+steps left it at the grey guess).
 
 Rows: ``cipher_ssim`` (the cipher image itself taken as the reconstruction: the attack that costs
 nothing), ``fr_ssim``, ``itn_ssim``, ``gan_ssim`` and their ``_psnr`` (leak more when higher);
@@ -140,8 +142,8 @@ def _itn(subject: Subject, context: Context, data: AttackData, train_c: torch.Te
     """ITN-Attack with the scheme's registered network, or the generic candidate with the lowest MSE on a
     validation share of the attacker's own training pairs (the test crops play no part in the choice)."""
     budget, name = context.budget, subject.cipher.name
-    common = {"epochs": budget.attack_epochs, "batch_size": budget.attack_batch, "seed": context.seed,
-              "device": context.device, "progress": False}
+    common = {"epochs": budget.attack_epochs, "batch_size": budget.attack_batch, "lr": budget.attack_lr,
+              "seed": context.seed, "device": context.device, "progress": False}
     declared = declared_network(subject.cipher, "itn")
     if declared is not None:
         return train_inverse_network(train_c, data.train, declared, **common), f"registered for {name!r}"

@@ -59,7 +59,7 @@ def digit_split(seed: int, budget: Budget) -> tuple[LabelledImages, LabelledImag
     >>> from imgleak.scorecard.base import BUDGETS
     >>> train, test = digit_split(0, BUDGETS["quick"])
     >>> train.images.shape, len(test)
-    (torch.Size([200, 1, 32, 32]), 100)
+    (torch.Size([400, 1, 32, 32]), 100)
     """
     digits = _digits()
     n_train, n_test = budget.utility_train, budget.utility_test
