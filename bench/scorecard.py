@@ -19,7 +19,8 @@ kind (learned key: ``tn_model``/``tn_gan``, or not; a learned scheme's key is tr
 cell and cached for the others), plus the run's fixed overhead (process wall time minus the cells).
 The per-criterion table (seconds per cell, extrapolated total, share) is the profile.
 The load average (``os.getloadavg``) is printed before and after each timed run: on a shared
-machine a figure taken at load > 1 on 2 cores is not the machine's speed.
+machine a figure taken at load > 1 on 2 cores is not the machine's speed; the child's CPU seconds
+(user + system) are printed too, what the run needs of a quiet machine's cores.
 
     .venv/bin/python bench/scorecard.py                                   # (1) + (2), full grid, serial
     .venv/bin/python bench/scorecard.py --schemes identity pixelwise-different tn_model etc
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -77,13 +79,19 @@ def timed_child(args: argparse.Namespace, out: Path, workers: int | None, resume
     command += ["--workers", str(workers)] if workers else []
     command += ["--resume"] if resume else []
     load_before = os.getloadavg()
-    start = time.perf_counter()
+    start, cpu_before = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_before
     if done.returncode != 0:
         raise RuntimeError(f"the timed run failed ({done.returncode}):\n{done.stderr[-4000:]}")
     phases = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**phases, "wall_s": wall, "load_before": load_before, "load_after": os.getloadavg()}
+    return {**phases, "wall_s": wall, "cpu_s": cpu, "load_before": load_before, "load_after": os.getloadavg()}
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes: what the run needs of a quiet machine's cores."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ------------------------------------------------------------------------------------ the profile
@@ -154,7 +162,8 @@ def measure_run(args: argparse.Namespace, out: Path, all_schemes: list[str]) -> 
     rows = profile(seconds, all_schemes)
     full = sum(r["full_grid_s"] for r in rows) + overhead
     print(f"\nmeasured: {first['cells']} cells ({len(first['failed'])} failed {first['failed']}) in "
-          f"{first['wall_s']:.1f} s wall (imports {first['import_s']:.1f} s, cells {first['run_s']:.1f} s, report "
+          f"{first['wall_s']:.1f} s wall, {first['cpu_s']:.1f} CPU-s (imports {first['import_s']:.1f} s, cells "
+          f"{first['run_s']:.1f} s, report "
           f"{first['report_s']:.1f} s; overhead outside cells {overhead:.1f} s); {load_text(first)}")
     print_profile(rows, sorted({s for s, _ in seconds}), len(all_schemes))
     subset = sorted({s for s, _ in seconds}) != sorted(all_schemes)
