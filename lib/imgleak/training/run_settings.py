@@ -32,7 +32,7 @@ SEED_END = 2**63 - 1
 Settings = TypeVar("Settings", bound="RunSettings")
 
 
-def run_seed(value: Any) -> int:
+def run_seed(value: Any, name: str = "seed") -> int:
     """A run's seed: an int in ``[0, 2**63 - 1)``; ``None`` draws one from the operating system.
 
     >>> run_seed(7), 0 <= run_seed(None) < SEED_END
@@ -40,9 +40,9 @@ def run_seed(value: Any) -> int:
     """
     if value is None:
         return secrets.randbelow(SEED_END)
-    value = integer(value, "seed")
+    value = integer(value, name)
     if not 0 <= value < SEED_END:
-        raise ValueError(f"seed must be in [0, 2**63 - 1), got {value}")
+        raise ValueError(f"{name} must be in [0, 2**63 - 1), got {value}")
     return value
 
 
