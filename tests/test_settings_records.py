@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
 from imgleak.attacks.gan import GANAttackConfig
 from imgleak.attacks.inverse_network import ITNConfig
 from imgleak.mi.config import NeuralMIConfig
@@ -57,7 +56,6 @@ def test_each_config_is_a_run_settings_with_named_overrides(kind: type[RunSettin
 
 def _entry_points():
     import torch
-
     from imgleak.attacks.gan import train_gan_attack
     from imgleak.attacks.inverse_network import train_inverse_network
     from imgleak.mi.mine import estimate_mi, estimate_mi_many

@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from imgleak.training.run_settings import (
     SEED_END,
     RunSettings,

@@ -38,6 +38,7 @@ from .ensemble import train_ensemble
 __all__ = [
     "ACTIVATIONS",
     "CRITICS",
+    "DEFAULT_CONFIG",
     "DIVERGED_BELOW_NATS",
     "LN2",
     "LR_SCHEDULES",
@@ -49,6 +50,10 @@ __all__ = [
     "estimate_mi",
     "estimate_mi_many",
 ]
+
+
+DEFAULT_CONFIG = NeuralMIConfig()
+"""The default settings of :func:`estimate_mi` and :func:`estimate_mi_many`."""
 
 
 def _as_samples(value: Any, name: str) -> torch.Tensor:
@@ -86,7 +91,7 @@ def _as_samples(value: Any, name: str) -> torch.Tensor:
 def estimate_mi(
     x: Any,
     y: Any,
-    config: NeuralMIConfig = NeuralMIConfig(),
+    config: NeuralMIConfig = DEFAULT_CONFIG,
     *,
     progress: bool = True,
     **overrides: Any,
@@ -171,7 +176,7 @@ def _seeds(seeds: Any, count: int) -> list[Any]:
 
 def estimate_mi_many(
     pairs: Sequence[tuple[Any, Any]],
-    config: NeuralMIConfig = NeuralMIConfig(),
+    config: NeuralMIConfig = DEFAULT_CONFIG,
     *,
     seeds: int | Sequence[int | None] | None = None,
     progress: bool = True,
