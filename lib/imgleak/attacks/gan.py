@@ -109,7 +109,7 @@ class GANAttackConfig(GANSettings):
     ``n_test`` (held-out pairs).
     """
 
-    architecture: str = field(default=None, init=False)  # type: ignore[assignment]
+    architecture: str | None = field(default=None, init=False)
     options: dict[str, Any] | None = None
     epochs: int = 5
     batch_size: int = PAPER_GAN["batch_size"]
@@ -118,10 +118,10 @@ class GANAttackConfig(GANSettings):
     loss: str = field(default="GAN (BCE on the mean patch logit; non-saturating generator loss)", init=False)
     init: str = field(default="DCGAN N(0, 0.02)", init=False)
     batch_norm: str = field(default="generator statistics recomputed over T1 after every epoch", init=False)
-    n_cipher: int = field(default=None, init=False)  # type: ignore[assignment]
-    n_plain: int = field(default=None, init=False)  # type: ignore[assignment]
-    image_shape: list[int] = field(default=None, init=False)  # type: ignore[assignment]
-    n_test: int = field(default=None, init=False)  # type: ignore[assignment]
+    n_cipher: int | None = field(default=None, init=False)
+    n_plain: int | None = field(default=None, init=False)
+    image_shape: list[int] | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
     def for_data(self, architecture: str | nn.Module, c: torch.Tensor, p: torch.Tensor,
                  test: tuple[torch.Tensor, torch.Tensor] | None) -> GANAttackConfig:

@@ -450,21 +450,21 @@ class ITNConfig(TrainingSettings):
     * ``epochs``, ``batch_size``: passes over the pairs (reshuffled every epoch; a trailing batch of
       one is dropped) and minibatch size. Paper: see :data:`PAPER_ITN_SCHEDULES`;
     * ``optimizer``, ``lr``: ``"adam"`` (AdamW, decoupled weight decay) or ``"sgd"`` (momentum, L2
-      weight decay; the paper's), recorded (and also accepted) as ``"AdamW"``/``"SGD"``. ``lr=None`` takes
-      :data:`DEFAULT_LR` (SGD 0.1; AdamW 1e-2 for the locally connected net, 1e-3 otherwise). See the
-      module docstring for why;
+      weight decay; the paper's), recorded (and also accepted) as ``"AdamW"``/``"SGD"``.
+      ``lr=None`` takes :data:`DEFAULT_LR` (SGD 0.1; AdamW 1e-2 for the locally connected net, 1e-3
+      otherwise). See the module docstring for why;
     * ``milestones``, ``gamma``: epochs (1-based ends of epochs) after which the lr is multiplied by
       ``gamma``. ``None``: the paper's milestones at the same fractions of ``epochs`` (4/7, 6/7 for
       the locally connected/conv1x1 nets, 1/2, 3/4 otherwise); ``()``: constant lr;
-    * ``momentum``, ``weight_decay``: SGD's momentum (``None``, and recorded so, with AdamW); weight decay
-      (SGD: L2 added to the gradient; AdamW: decoupled) — paper: 0.9, 5e-4;
+    * ``momentum``, ``weight_decay``: SGD's momentum (recorded ``None`` with AdamW, which has none);
+      weight decay (SGD: L2 added to the gradient; AdamW: decoupled) — paper: 0.9, 5e-4;
     * ``options``: network options for :func:`build_network` (default :data:`DEFAULT_ARCHITECTURES`).
 
     Filled by :meth:`for_data`: ``architecture`` (the network's name), ``options`` (all of them),
     ``lr``, ``milestones``, ``image_shape``, ``n_test`` (held-out pairs).
     """
 
-    architecture: str = field(default=None, init=False)  # type: ignore[assignment]
+    architecture: str | None = field(default=None, init=False)
     options: dict[str, Any] | None = None
     epochs: int = 10
     batch_size: int = 32
@@ -474,8 +474,8 @@ class ITNConfig(TrainingSettings):
     momentum: float | None = 0.9
     weight_decay: float = 5e-4
     loss: str = field(default="MSE on [0, 1] images", init=False)
-    image_shape: list[int] = field(default=None, init=False)  # type: ignore[assignment]
-    n_test: int = field(default=None, init=False)  # type: ignore[assignment]
+    image_shape: list[int] | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -166,8 +166,8 @@ class NeuralMIConfig(RunSettings):
     embedding: int = 32
     epochs: int = 100
     batch_size: int = 256
-    effective_batch_size: int = field(default=None, init=False)  # type: ignore[assignment]
-    batches_per_epoch: int = field(default=None, init=False)  # type: ignore[assignment]
+    effective_batch_size: int | None = field(default=None, init=False)
+    batches_per_epoch: int | None = field(default=None, init=False)
     lr: float = 1e-3
     lr_schedule: str = "cosine"
     hidden: int = 256
@@ -179,9 +179,9 @@ class NeuralMIConfig(RunSettings):
     standardize: bool = True
     ranks: bool = False
     device: str | torch.device | None = None
-    dim_x: int = field(default=None, init=False)  # type: ignore[assignment]
-    dim_y: int = field(default=None, init=False)  # type: ignore[assignment]
-    n: int = field(default=None, init=False)  # type: ignore[assignment]
+    dim_x: int | None = field(default=None, init=False)
+    dim_y: int | None = field(default=None, init=False)
+    n: int | None = field(default=None, init=False)
     optimizer: str = field(default="Adam", init=False)
 
     def __post_init__(self) -> None:

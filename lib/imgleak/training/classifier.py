@@ -70,7 +70,7 @@ class ClassifierConfig(TrainingSettings):
     ``batch_size`` (capped at the training-set size), ``seed``, ``device``, ``num_threads``):
 
     * ``lr``: SGD's learning rate; ``None``: :data:`DEFAULT_LR` for the model, else 0.05;
-    * ``momentum``, ``weight_decay``, ``nesterov``: SGD's (0.9, 5e-4, Nesterov);
+    * ``momentum``, ``weight_decay``, ``nesterov``: SGD's;
     * ``warmup_epochs``: linear warm-up from ``lr / (steps + 1)`` before the cosine (0 = none);
     * ``grad_clip``: global L2 norm of the gradients (``None`` = no clipping);
     * ``ricap``, ``ricap_beta``: RICAP (:func:`ricap`) and its beta (recorded ``None`` when off);
@@ -96,14 +96,14 @@ class ClassifierConfig(TrainingSettings):
     ValueError: nesterov=True needs momentum > 0
     """
 
-    model: str = field(default=None, init=False)  # type: ignore[assignment]
+    model: str | None = field(default=None, init=False)
     model_options: dict[str, Any] | None = None
-    effective_batch_size: int = field(default=None, init=False)  # type: ignore[assignment]
-    steps_per_epoch: int = field(default=None, init=False)  # type: ignore[assignment]
+    effective_batch_size: int | None = field(default=None, init=False)
+    steps_per_epoch: int | None = field(default=None, init=False)
     optimizer: str = field(default="SGD", init=False)
     lr_schedule: str = field(default=LR_SCHEDULE, init=False)
     warmup_epochs: float = 0.0
-    warmup_steps: int = field(default=None, init=False)  # type: ignore[assignment]
+    warmup_steps: int | None = field(default=None, init=False)
     grad_clip: float | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -114,13 +114,13 @@ class ClassifierConfig(TrainingSettings):
     flip: bool = False
     input_size: int | tuple[int, int] | list[int] | None = None
     resize_mode: str = "nearest"
-    image_shape: list[int] = field(default=None, init=False)  # type: ignore[assignment]
+    image_shape: list[int] | None = field(default=None, init=False)
     num_classes: int | None = None
     mean: list[float] | None = field(default=None, init=False)
     std: list[float] | None = field(default=None, init=False)
     eval_batch_size: int = 512
-    n_train: int = field(default=None, init=False)  # type: ignore[assignment]
-    n_test: int = field(default=None, init=False)  # type: ignore[assignment]
+    n_train: int | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -576,7 +576,7 @@ def train_classifier(
     data = _train_test(train, test)
     needed = max(_classes_needed(train, data.y_train), _classes_needed(test, data.y_test))
     progress = _checks.boolean(progress, "progress")
-    threads = config.num_threads
+    threads = config.num_threads  # None leaves the caller's count as it is (the record shows it)
     config = config.for_data(model, data, needed)
     device = torch.device(config.device)
     with seeded_training(config.seed, device, threads):

@@ -171,12 +171,12 @@ class TNModelConfig(TrainingSettings):
     base: InitVar[int | None] = None
     depth: InitVar[int | None] = None
     num_classes: int | None = None
-    classifier: str = field(default=None, init=False)  # type: ignore[assignment]
+    classifier: str | None = field(default=None, init=False)
     classifier_epochs: int | None = 5
     classifier_lr: float | None = 1e-3
     classifier_width: int | None = 32
-    image_shape: list[int] = field(default=None, init=False)  # type: ignore[assignment]
-    evaluated_on: str = field(default=None, init=False)  # type: ignore[assignment]
+    image_shape: list[int] | None = field(default=None, init=False)
+    evaluated_on: str | None = field(default=None, init=False)
 
     TRAINED_HERE: ClassVar[str] = "SmallClassifier trained here"
 
@@ -435,9 +435,9 @@ class TNGANConfig(GANSettings):
     ``image_shape``.
     """
 
-    target: str = field(default=None, init=False)  # type: ignore[assignment]
-    n_plain: int = field(default=None, init=False)  # type: ignore[assignment]
-    n_protected: int = field(default=None, init=False)  # type: ignore[assignment]
+    target: str | None = field(default=None, init=False)
+    n_plain: int | None = field(default=None, init=False)
+    n_protected: int | None = field(default=None, init=False)
     epochs: int = 2
     batch_size: int = 16
     lr: float = PAPER_TN_GAN["lr"]
@@ -446,7 +446,7 @@ class TNGANConfig(GANSettings):
     unet: dict[str, int] = field(default_factory=lambda: {"base": 16, "depth": 3})
     base: InitVar[int | None] = None
     depth: InitVar[int | None] = None
-    image_shape: list[int] = field(default=None, init=False)  # type: ignore[assignment]
+    image_shape: list[int] | None = field(default=None, init=False)
 
     def __post_init__(self, beta1: float | None, disc_width: int | None,  # type: ignore[override]
                       base: int | None, depth: int | None) -> None:
