@@ -79,7 +79,11 @@ class GANSettings(TrainingSettings):
         self._set("discriminator", {**self.discriminator, "width": positive_int(width, "disc_width")})
 
     def discriminator_for(self, image_shape: list[int]) -> dict[str, int]:
-        """The discriminators' options for images ``[C, H, W]``."""
+        """The discriminators' options for images ``[C, H, W]``.
+
+        >>> GANSettings(disc_width=8).discriminator_for([3, 16, 24])
+        {'channels': 3, 'image_size': 16, 'width': 8, 'max_downsamplings': 4}
+        """
         channels, height, width = image_shape
         return {"channels": channels, "image_size": min(height, width), "width": self.discriminator["width"],
                 "max_downsamplings": 4}

@@ -27,7 +27,8 @@ from .._checks import integer, number, optional_positive_int, positive_int
 from ..tensors import resolve_device
 
 SEED_END = 2**63 - 1
-"""Seeds are ints in ``[0, SEED_END)``: ``seed + 1`` (the batches' generator) is a seed too."""
+"""Seeds are ints in ``[0, SEED_END)``: ``seed + 1`` (the batches' generator) fits a signed 64-bit
+int too, and every seed is a valid ``torch.Generator().manual_seed`` argument."""
 
 Settings = TypeVar("Settings", bound="RunSettings")
 
@@ -50,11 +51,14 @@ def batches_per_epoch(n: int, batch_size: int, smallest_last: int) -> int:
     """Batches in one pass over ``n`` items cut into batches of ``min(batch_size, n)``: every full
     batch, and the trailing short one only when it holds at least ``smallest_last`` items.
 
-    The one rule of every training loop. Each loop states its ``smallest_last`` beside its batches:
-    at least 2 everywhere (BatchNorm's batch statistics and the shuffled pairs of a MINE critic need
-    two rows), a quarter of a batch for the classifier (a small batch skews BatchNorm's running
-    statistics), a whole batch for the neural MI ensemble (its members' batches are stacked into one
-    tensor). The order is reshuffled every epoch, so no item is left out for good.
+    The one rule of every training loop: a trailing batch smaller than ``smallest_last`` is dropped
+    (the order is reshuffled every epoch, so no item is left out for good). Each loop states its
+    ``smallest_last`` beside its batches, and why: 2 for the transformation networks and the attacks
+    (:func:`~imgleak.training.common.shuffled_batches`: BatchNorm's batch statistics need two rows);
+    ``max(2, batch // 4)`` for the classifier (a small batch also skews BatchNorm's running
+    statistics); the whole batch for the neural MI ensemble (its members' batches are stacked into
+    one tensor, and the shuffled pairs of a batch need other rows). These are the loops' earlier
+    rules, so no recorded number moves.
 
     >>> batches_per_epoch(21, 8, 2), batches_per_epoch(17, 8, 2), batches_per_epoch(21, 8, 8)
     (3, 2, 2)
@@ -109,7 +113,12 @@ class TrainingSettings(RunSettings):
 
 
 def filled(config: Settings, **values: Any) -> Settings:
-    """A copy of ``config`` with the facts of a run's data (fields no caller passes) set to ``values``."""
+    """A copy of ``config`` with the facts of a run's data (fields no caller passes) set to ``values``.
+
+    >>> settings = TrainingSettings(device="cpu")
+    >>> filled(settings, num_threads=2).num_threads, settings.num_threads
+    (2, None)
+    """
     copy = shallow_copy(config)  # not replace(): it would reset the fields no caller passes
     for name, value in values.items():
         object.__setattr__(copy, name, value)
@@ -117,7 +126,11 @@ def filled(config: Settings, **values: Any) -> Settings:
 
 
 def setting_names(kind: type[RunSettings]) -> list[str]:
-    """The names a config of ``kind`` accepts (its constructor's keywords), sorted."""
+    """The names a config of ``kind`` accepts (its constructor's keywords), sorted.
+
+    >>> setting_names(RunSettings)
+    ['batch_size', 'device', 'epochs', 'lr', 'seed']
+    """
     return sorted(inspect.signature(kind).parameters)
 
 

@@ -80,7 +80,11 @@ def unet_config(x: torch.Tensor, base: Any, depth: Any) -> dict[str, int]:
 
 def unet_settings(unet: Any, base: Any, depth: Any) -> dict[str, int]:
     """The U-Net options ``{"base": ..., "depth": ...}`` of ``unet`` with the ``base``/``depth``
-    shorthands (``None``: keep ``unet``'s) applied, checked."""
+    shorthands (``None``: keep ``unet``'s) applied, checked.
+
+    >>> unet_settings({"base": 16, "depth": 3}, None, 2)
+    {'base': 16, 'depth': 2}
+    """
     if not isinstance(unet, dict):
         raise TypeError(f"unet must be a dict with 'base' and 'depth', got {type(unet).__name__}")
     base = unet.get("base") if base is None else base
