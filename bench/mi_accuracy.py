@@ -30,6 +30,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -56,9 +57,16 @@ class Estimator:
     discrete_only: bool = False
 
 
+def _takes_critic() -> bool:
+    """Whether ``estimate_mi`` takes a ``critic`` (a keyword argument, or a field of its config)."""
+    config = getattr(mine, "NeuralMIConfig", None)
+    fields = {f.name for f in dataclasses.fields(config)} if config is not None else set()
+    return "critic" in inspect.signature(estimate_mi).parameters or "critic" in fields
+
+
 def critics() -> tuple[str, ...]:
-    """The critics ``estimate_mi`` accepts: ``("joint",)`` until a ``critic`` argument exists."""
-    if "critic" not in inspect.signature(estimate_mi).parameters:
+    """The critics ``estimate_mi`` accepts: ``("joint",)`` until a ``critic`` setting exists."""
+    if not _takes_critic():
         return ("joint",)
     return tuple(getattr(mine, "CRITICS", ("joint", "separable")))
 
@@ -66,7 +74,7 @@ def critics() -> tuple[str, ...]:
 def neural(objective: str, critic: str, ranks: bool, budget: dict, device: torch.device) -> Callable:
     """A runner for ``estimate_mi`` with this objective and critic (``ranks``: its rank option)."""
     options = dict(objective=objective, device=device, progress=False, **budget)
-    if "critic" in inspect.signature(estimate_mi).parameters:
+    if _takes_critic():
         options["critic"] = critic
 
     def run(x: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[float, str, int, float]:

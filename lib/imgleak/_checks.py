@@ -12,7 +12,6 @@ ValueError: first_index must be a non-negative int, got -1
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -76,13 +75,6 @@ def choice(value: Any, name: str, allowed: Sequence[T]) -> T:
     except TypeError:  # an unhashable value
         pass
     raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
-
-
-def seed(value: Any, name: str = "seed") -> int:
-    """``value`` as an ``int`` seed; ``None`` draws a fresh one from the operating system."""
-    if value is None:
-        return int.from_bytes(os.urandom(8), "little") >> 1
-    return integer(value, name)
 
 
 def names(values: Any, name: str, allowed: Sequence[T]) -> list[T]:

@@ -231,17 +231,21 @@ def test_paper_profile_settings_fit_the_attack_functions():
 
     import yaml
 
-    from imgleak.attacks.gan import train_gan_attack
-    from imgleak.attacks.inverse_network import build_network, scheme_networks, train_inverse_network
+    from imgleak.attacks.gan import GANAttackConfig, train_gan_attack
+    from imgleak.attacks.inverse_network import ITNConfig, build_network, scheme_networks, train_inverse_network
+    from imgleak.training.run_settings import setting_names
 
     profile = yaml.safe_load((Path(__file__).parents[2] / "book/profiles/paper.yaml").read_text())
     settings = profile["chapters"]["ciphertext_only_attacks"]["attack_settings"]
     ax._settings(settings)  # keys are valid
-    functions = {"itn": (train_inverse_network, scheme_networks("itn")), "gan": (train_gan_attack, scheme_networks("gan"))}
+    functions = {"itn": (train_inverse_network, ITNConfig, scheme_networks("itn")),
+                 "gan": (train_gan_attack, GANAttackConfig, scheme_networks("gan"))}
     for family in ("pixelwise", "blockwise", "etc", "tn_model", "tn_gan"):
-        for attack, (function, architectures) in functions.items():
+        for attack, (function, kind, architectures) in functions.items():
             options = {**settings[attack], **settings.get(f"{attack}/{family}", {})}
-            assert set(options) <= set(inspect.signature(function).parameters), (attack, family)
+            accepted = set(inspect.signature(function).parameters) | set(setting_names(kind))
+            assert set(options) <= accepted, (attack, family)
+            kind(**{k: v for k, v in options.items() if k in setting_names(kind)})  # valid settings
             build_network(architectures[family], 3, 96, 96, **options.get("options", {}))
 
 

@@ -198,7 +198,8 @@ class _ProductCritic:
 def test_held_out_smile_clips_the_partition_term_not_the_joint_one(objective, expected):
     """x = (2, 3), y = (1, 4) held out: joint scores 2 and 12 (mean 7); the one derangement of two pairs
     gives shuffled scores 2 · 4 = 8 and 3 · 1 = 3. Clipping the joint term instead would give 1 - 7.31."""
-    config = NeuralMIConfig(objective=objective, clip=1.0, dim_x=1, dim_y=1, n=10, test_shuffles=2)
+    config = NeuralMIConfig(objective=objective, clip=1.0, test_shuffles=2).for_data(n=10, dim_x=1, dim_y=1,
+                                                                                     device="cpu")
     assert config.n_test == 2
     x, y = torch.tensor([[2.0], [3.0]]), torch.tensor([[1.0], [4.0]])
     member = _Member(config, x, y, x, y, torch.Generator().manual_seed(0))

@@ -324,11 +324,13 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs, error, pattern):
         estimate_mi(x, y, **arguments)
 
 
-def test_many_refuses_seed_and_points_to_seeds():
-    pairs = [(torch.zeros(100, 2), torch.zeros(100, 2))]
-    with pytest.raises(TypeError, match=r"estimate_mi_many takes seeds= \(one seed for every pair, or one per "
-                                        r"pair\), not seed=; got seed=3"):
-        estimate_mi_many(pairs, seed=3, epochs=1, progress=False)
+def test_many_takes_seed_for_every_pair_or_seeds_not_both():
+    pairs = [(torch.zeros(100, 2), torch.ones(100, 2)), (torch.ones(100, 2), torch.zeros(100, 2))]
+    results = estimate_mi_many(pairs, seed=3, epochs=1, hidden=4, progress=False)
+    assert [r.settings["seed"] for r in results] == [3, 3]
+    with pytest.raises(TypeError, match=r"give seed= \(every pair\) or seeds= \(one seed for every pair, or one "
+                                        r"per pair\), not both; got seed=3 and seeds=\[1, 2\]"):
+        estimate_mi_many(pairs, seed=3, seeds=[1, 2], epochs=1, progress=False)
 
 
 # ------------------------------------------------------------------------------------ components
@@ -363,6 +365,13 @@ def test_marginal_shuffles_never_keep_a_pair(device):
 DATA = dict(dim_x=2, dim_y=3, n=100)
 
 
+def _filled(**kwargs) -> NeuralMIConfig:
+    """The config of a run on ``DATA`` (the data's fields among ``kwargs`` go to ``for_data``)."""
+    data = {**DATA, **{k: v for k, v in kwargs.items() if k in DATA}}
+    config = NeuralMIConfig(**{k: v for k, v in kwargs.items() if k not in DATA})
+    return config.for_data(**data, device="cpu")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -393,8 +402,8 @@ DATA = dict(dim_x=2, dim_y=3, n=100)
         (dict(standardize=1), TypeError, "standardize must be True or False, got 1"),
         (dict(ranks="yes"), TypeError, "ranks must be True or False, got 'yes'"),
         (dict(seed=1.5), TypeError, "seed must be an int, got float 1.5"),
-        (dict(seed=-1), ValueError, r"seed must be in [0, 2**63), got -1"),
-        (dict(seed=2**63), ValueError, r"seed must be in [0, 2**63), got 9223372036854775808"),
+        (dict(seed=-1), ValueError, r"seed must be in [0, 2**63 - 1), got -1"),
+        (dict(seed=2**63 - 1), ValueError, r"seed must be in [0, 2**63 - 1), got 9223372036854775807"),
         (dict(device="tpu"), ValueError, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
         (dict(dim_x=0), ValueError, "dim_x must be a positive int, got 0"),
         (dict(dim_y=1.0), ValueError, "dim_y must be a positive int, got 1.0"),
@@ -404,13 +413,13 @@ DATA = dict(dim_x=2, dim_y=3, n=100)
 )
 def test_config_rejects_each_bad_setting_by_name(kwargs, error, message):
     with pytest.raises(error) as info:
-        NeuralMIConfig(**{**DATA, **kwargs})
+        _filled(**kwargs)
     assert str(info.value).startswith(message), str(info.value)
 
 
 def test_config_normalises_derives_and_freezes():
-    config = NeuralMIConfig(epochs=np.int64(3), batch_size=np.int32(500), lr=np.float32(0.5), ema_decay=0,
-                        test_fraction=np.float64(0.25), standardize=np.bool_(False), seed=np.int64(7), **DATA)
+    config = _filled(epochs=np.int64(3), batch_size=np.int32(500), lr=np.float32(0.5), ema_decay=0,
+                     test_fraction=np.float64(0.25), standardize=np.bool_(False), seed=np.int64(7))
     settings = dataclasses.asdict(config)
     assert settings == {
         "objective": "mine", "critic": "joint", "clip": 5.0, "early_stopping": None, "embedding": 32, "epochs": 3, "batch_size": 500, "effective_batch_size": 75, "batches_per_epoch": 1,
@@ -418,22 +427,30 @@ def test_config_normalises_derives_and_freezes():
         "test_fraction": 0.25, "test_shuffles": 10, "standardize": False, "ranks": False, "seed": 7, "device": "cpu",
         "dim_x": 2, "dim_y": 3, "n": 100, "optimizer": "Adam",
     }
-    assert [type(v) for v in settings.values()] == [str, str, float, type(None), int, int, int, int, int, float, str, int, int, str, float,
-                                                   float, int, bool, bool, int, str, int, int, int, str]
+    assert {k: type(v) for k, v in settings.items()} == {
+        "objective": str, "critic": str, "clip": float, "early_stopping": type(None), "embedding": int, "epochs": int,
+        "batch_size": int, "effective_batch_size": int, "batches_per_epoch": int, "lr": float, "lr_schedule": str,
+        "hidden": int, "layers": int, "activation": str, "ema_decay": float, "test_fraction": float,
+        "test_shuffles": int, "standardize": bool, "ranks": bool, "seed": int, "device": str, "dim_x": int,
+        "dim_y": int, "n": int, "optimizer": str,
+    }
     assert (config.n_train, config.n_test) == (75, 25)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.epochs = 5
     with pytest.raises(TypeError):  # derived fields are not arguments
-        NeuralMIConfig(effective_batch_size=10, **DATA)
-    drawn = NeuralMIConfig(seed=None, **DATA).seed
-    assert isinstance(drawn, int) and 0 <= drawn < 2**63
+        NeuralMIConfig(effective_batch_size=10)
+    with pytest.raises(TypeError):  # and neither are the data's
+        NeuralMIConfig(**DATA)
+    drawn = _filled(seed=None).seed
+    assert isinstance(drawn, int) and 0 <= drawn < 2**63 - 1
 
 
 def test_settings_record_is_the_config(device):
     x, y, _ = correlated_gaussians(300, 2, 0.5, seed=0, device=device)
     result = estimate_mi(x, y, seed=4, lr=np.float32(2e-3), device=device, **QUICK)
     options = {k: v for k, v in QUICK.items() if k != "progress"}
-    config = NeuralMIConfig(seed=4, lr=np.float32(2e-3), device=device, dim_x=2, dim_y=2, n=300, **options)
+    config = NeuralMIConfig(seed=4, lr=np.float32(2e-3), device=device, **options).for_data(n=300, dim_x=2, dim_y=2,
+                                                                                        device="cpu")
     assert result.settings == dataclasses.asdict(config)
     assert result.to_dict()["settings"] == result.settings
     assert (result.n_train, result.n_test) == (config.n_train, config.n_test) == (240, 60)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
 
 import pytest
 import torch
@@ -11,8 +11,7 @@ import torch
 from imgleak.metrics import ssim
 from imgleak.training.common import (
     EpochClock,
-    adam_schedule,
-    check_run_settings,
+    GANSettings,
     class_labels,
     finite,
     image_set,
@@ -50,12 +49,20 @@ def test_image_set_and_class_labels_checks():
         class_labels(y, 4, "labels")
 
 
-def test_adam_schedule_and_finite():
-    assert adam_schedule(2, 8, 1e-3, 0) == (2, 8, 1e-3, 0.0)
+def test_gan_settings_and_finite():
+    settings = GANSettings(beta1=0, disc_width=8, lr=1e-3)
+    assert (settings.betas, settings.discriminator, settings.lr) == ([0.0, 0.999], {"width": 8}, 1e-3)
+    assert dataclasses.replace(settings, epochs=3).betas == [0.0, 0.999]  # the shorthands leave no trace
+    assert settings.discriminator_for([3, 16, 24]) == {"channels": 3, "image_size": 16, "width": 8,
+                                                       "max_downsamplings": 4}
     with pytest.raises(ValueError, match=r"beta1 must be in \[0, 1\)"):
-        adam_schedule(2, 8, 1e-3, 1.0)
+        GANSettings(beta1=1.0)
+    with pytest.raises(ValueError, match=r"betas must be \[beta1, 0.999\]"):
+        GANSettings(betas=[0.5, 0.9])
+    with pytest.raises(ValueError, match="disc_width must be a positive int"):
+        GANSettings(disc_width=0)
     with pytest.raises(ValueError, match="lr must be a positive"):
-        adam_schedule(2, 8, 0, 0.5)
+        GANSettings(lr=0)
     assert finite(1.5, "loss") == 1.5
     with pytest.raises(FloatingPointError, match="the loss became nan"):
         finite(float("nan"), "the loss")
@@ -75,29 +82,6 @@ def test_soft_ssim_matches_the_metric_and_is_differentiable():
         soft_ssim(x, x[:1])
     with pytest.raises(ValueError, match="window"):
         soft_ssim(a.float(), a.float(), window=25)
-
-
-@dataclass(frozen=True)
-class _Run:
-    epochs: object = 2
-    batch_size: object = 4
-    lr: object = 1
-    image_shape: object = (3, 8, 8)
-    seed: object = 5
-    device: object = "cpu"
-    num_threads: object = None
-
-
-def test_check_run_settings_normalises_and_names():
-    run = _Run(lr=1, image_shape=(3, 8, 8))
-    check_run_settings(run)
-    assert (run.lr, run.image_shape, run.device, run.seed) == (1.0, [3, 8, 8], "cpu", 5)
-    for field, value, error, match in [("epochs", 0, ValueError, "epochs"), ("seed", "1", TypeError, "seed"),
-                                       ("seed", 2**63, ValueError, "seed must be in"),
-                                       ("num_threads", 0, ValueError, "num_threads"),
-                                       ("device", "tpu", ValueError, "device")]:
-        with pytest.raises(error, match=match):
-            check_run_settings(_Run(**{field: value}))
 
 
 def test_epoch_clock_counts_images_over_timed_seconds():

@@ -15,6 +15,7 @@ from imgleak.ciphers.pixelwise import PixelwiseEncryption
 from imgleak.ciphers.transform_net import TNGAN, TNModel, TransformNet
 from imgleak.keys import Key
 from imgleak.nets.small_cnn import Normalised, SmallClassifier
+from imgleak.training.run_settings import setting_names
 from imgleak.training.transform_nets import (
     TNGANConfig,
     TNModelConfig,
@@ -73,7 +74,7 @@ def test_tn_model_to_dict_is_the_numbers_without_networks(tn_model):
     assert len(tn_model.losses["total"]) == 2
 
 
-def test_tn_model_settings_are_the_frozen_config(tn_model):
+def test_tn_model_settings_are_the_frozen_config(tn_model, tiny):
     settings = tn_model.settings
     assert settings == {
         "lam": 5.0, "dissimilarity": "mse", "epochs": 2, "batch_size": 8, "lr": 1e-3, "optimizer": "Adam(0.9, 0.999)",
@@ -82,8 +83,9 @@ def test_tn_model_settings_are_the_frozen_config(tn_model):
         "classifier_width": 32, "image_shape": [3, 16, 16], "evaluated_on": "eval_images", "seed": 1,
         "device": "cpu", "num_threads": None,
     }
-    config = TNModelConfig(**{k: v for k, v in settings.items() if k != "optimizer"})
-    assert dataclasses.asdict(config) == settings
+    config = TNModelConfig(**{k: v for k, v in settings.items() if k in setting_names(TNModelConfig)})
+    assert (config.unet, config.classifier, config.image_shape) == ({"base": 4, "depth": 2}, None, None)
+    assert dataclasses.asdict(config.for_data(tiny.train, tiny.train_labels, None, "eval_images")) == settings
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.lam = 1.0  # type: ignore[misc]
 
@@ -201,8 +203,10 @@ def test_tn_gan_settings_are_the_frozen_config(tiny):
     assert settings["betas"] == [0.5, 0.999] and settings["gan_loss"] == "least squares (CycleGAN)"
     assert settings["discriminator"] == {"channels": 3, "image_size": 16, "width": 4, "max_downsamplings": 4}
     assert settings["unet"] == result.key.config and settings["seed"] == 3
-    config = TNGANConfig(**{k: v for k, v in settings.items() if k != "gan_loss"})
-    assert dataclasses.asdict(config) == settings
+    config = TNGANConfig(**{k: v for k, v in settings.items() if k in setting_names(TNGANConfig)})
+    assert config.unet == {"base": 2, "depth": 1} and config.target is None  # the record replays
+    again = train_tn_gan(tiny.train, config=config, progress=False)
+    assert again.settings == settings and again.losses == result.losses
 
 
 def test_tn_gan_target_domain_is_the_given_cipher_and_key(tiny):

@@ -52,11 +52,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .._checks import boolean, positive_int
-from .._checks import seed as draw_seed
+from .._checks import boolean
 from ..nets.discriminator import Discriminator, dcgan_init
 from ..tensors import to_unit
-from ..training.common import EpochClock, adam_schedule, check_run_settings, finite, image_set, shuffled_batches
+from ..training.common import EpochClock, GANSettings, finite, image_set, shuffled_batches
+from ..training.run_settings import configured, filled
 from ..training.seeding import seeded_training
 from .inverse_network import (
     AttackResult,
@@ -91,34 +91,46 @@ def _recalibrate_batch_norm(network: nn.Module, images: torch.Tensor, batch_size
         m.momentum = momentum
 
 
-@dataclass(frozen=True)
-class GANAttackConfig:
-    """The settings of one GAN-Attack run, checked; ``asdict()`` is the result's ``settings``."""
+@dataclass(frozen=True, kw_only=True)
+class GANAttackConfig(GANSettings):
+    """The settings of :func:`train_gan_attack`, each with its default; ``asdict()`` of the run's
+    filled copy (:meth:`for_data`) is the result's ``settings``.
 
-    architecture: str
-    options: dict[str, Any]
-    epochs: int
-    batch_size: int
+    Chosen by the caller (and :class:`~imgleak.training.common.GANSettings`'s ``betas``
+    (``beta1``; Adam for both networks), ``discriminator`` (``disc_width``: its first width, 32 for
+    a CPU; 64 is DCGAN's, :data:`PAPER_GAN`), ``seed``, ``device``, ``num_threads``):
+
+    * ``epochs``, ``batch_size``, ``lr``: passes over T1 (a trailing batch of one is dropped),
+      minibatch size, Adam's learning rate (paper: 100, 64, 2e-4, with ``beta1`` 0.5);
+    * ``options``: generator options for :func:`imgleak.attacks.inverse_network.build_network`.
+
+    Filled by :meth:`for_data`: ``architecture`` (the generator's name), ``options`` (all of them),
+    ``discriminator`` (with the images' shape), ``n_cipher``, ``n_plain``, ``image_shape``,
+    ``n_test`` (held-out pairs).
+    """
+
+    architecture: str | None = field(default=None, init=False)
+    options: dict[str, Any] | None = None
+    epochs: int = 5
+    batch_size: int = PAPER_GAN["batch_size"]
     optimizer: str = field(default="Adam", init=False)
-    lr: float
-    betas: list[float]
+    lr: float = PAPER_GAN["lr"]
     loss: str = field(default="GAN (BCE on the mean patch logit; non-saturating generator loss)", init=False)
-    discriminator: dict[str, int]
     init: str = field(default="DCGAN N(0, 0.02)", init=False)
     batch_norm: str = field(default="generator statistics recomputed over T1 after every epoch", init=False)
-    n_cipher: int
-    n_plain: int
-    image_shape: list[int]
-    n_test: int
-    seed: int
-    device: str
-    num_threads: int | None
+    n_cipher: int | None = field(default=None, init=False)
+    n_plain: int | None = field(default=None, init=False)
+    image_shape: list[int] | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.betas, list) or len(self.betas) != 2 or self.betas[1] != 0.999:
-            raise ValueError(f"betas must be [beta1, 0.999], got {self.betas!r}")
-        adam_schedule(self.epochs, self.batch_size, self.lr, self.betas[0])
-        check_run_settings(self)
+    def for_data(self, architecture: str | nn.Module, c: torch.Tensor, p: torch.Tensor,
+                 test: tuple[torch.Tensor, torch.Tensor] | None) -> GANAttackConfig:
+        """This config filled for ``architecture`` trained on cipher images ``c`` and plain images ``p``."""
+        shape = [int(s) for s in c.shape[1:]]
+        name, recorded = check_architecture(architecture, self.options, tuple(shape), "gan")
+        return filled(self, architecture=name, options=recorded, discriminator=self.discriminator_for(shape),
+                      n_cipher=int(c.shape[0]), n_plain=int(p.shape[0]), image_shape=shape,
+                      n_test=0 if test is None else int(test[0].shape[0]))
 
 
 def _gan_images(cipher_images: Any, plain_images: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,19 +221,12 @@ def train_gan_attack(
     cipher_images: torch.Tensor,
     plain_images: torch.Tensor,
     architecture: str | nn.Module = "pixelwise",
+    config: GANAttackConfig = GANAttackConfig(),
     *,
-    epochs: int = 5,
-    batch_size: int = PAPER_GAN["batch_size"],
-    lr: float = PAPER_GAN["lr"],
-    beta1: float = PAPER_GAN["beta1"],
-    options: dict[str, Any] | None = None,
-    disc_width: int = 32,
     test_cipher_images: torch.Tensor | None = None,
     test_plain_images: torch.Tensor | None = None,
-    seed: int | None = 0,
-    device: str | torch.device = "auto",
     progress: bool = True,
-    num_threads: int | None = None,
+    **overrides: Any,
 ) -> AttackResult:
     """GAN-Attack: train a generator from cipher images T1 and unrelated plain images T2.
 
@@ -237,18 +242,14 @@ def train_gan_attack(
         (the generator its cipher class declares for ``"gan"``:
         :func:`~imgleak.attacks.inverse_network.scheme_networks`) or a ready ``nn.Module`` ([0, 1] → [0, 1]; trained in place,
         not re-initialised).
-    epochs, batch_size, lr, beta1
-        Passes over T1, minibatch size, Adam (``beta1``, 0.999) for both networks (paper: 100,
-        64, 2e-4, 0.5).
-    options
-        Generator options for :func:`imgleak.attacks.inverse_network.build_network`.
-    disc_width
-        First width of the discriminator (default 32 for a CPU; 64 is DCGAN's, :data:`PAPER_GAN`).
+    config, overrides
+        The settings (:class:`GANAttackConfig`, where each is described), with any keyword
+        ``overrides`` of its fields applied.
     test_cipher_images, test_plain_images
         Optional held-out pairs ``(E(Q), Q)``: MSE and mean SSIM recorded after every epoch
         (for evaluation only — the attack never trains on pairs).
-    seed, device, progress, num_threads
-        As in :func:`imgleak.attacks.inverse_network.train_inverse_network`.
+    progress
+        A tqdm bar over epochs.
 
     Returns
     -------
@@ -257,19 +258,18 @@ def train_gan_attack(
         recomputed over ``cipher_images`` after the last epoch), ``train_loss`` its loss per epoch;
         ``extra`` holds ``d_loss`` and the discriminator's mean probabilities ``d_real`` (on T2)
         and ``d_fake`` (on generated images); ``auxiliary["discriminator"]`` the discriminator.
-        Its ``settings`` are ``asdict`` of the run's :class:`GANAttackConfig`.
+        Its ``settings`` are ``asdict`` of the run's filled :class:`GANAttackConfig`.
+
+    >>> x = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    >>> result = train_gan_attack(255 - x[:4], x[4:], "conv1x1", epochs=1, batch_size=4, disc_width=8, device="cpu",
+    ...                           progress=False)
+    >>> result.attack, result.settings["betas"], len(result.extra["d_loss"])
+    ('gan', [0.5, 0.999], 1)
     """
+    config = configured(config, GANAttackConfig, overrides)
     c, p = _gan_images(cipher_images, plain_images)
     test = held_out_pairs(test_cipher_images, test_plain_images, c.shape)
-    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]), "gan")
-    channels, height, width = (int(s) for s in c.shape[1:])
-    config = GANAttackConfig(
-        architecture=name, options=recorded, epochs=epochs, batch_size=batch_size, lr=lr, betas=[beta1, 0.999],
-        discriminator={"channels": channels, "image_size": min(height, width),
-                       "width": positive_int(disc_width, "disc_width"), "max_downsamplings": 4},
-        n_cipher=int(c.shape[0]), n_plain=int(p.shape[0]), image_shape=[channels, height, width],
-        n_test=0 if test is None else int(test[0].shape[0]), seed=draw_seed(seed), device=device,
-        num_threads=num_threads)
+    config = config.for_data(architecture, c, p, test)
     return _run_gan_attack(architecture, c, p, test, config, boolean(progress, "progress"))
 
 

@@ -54,14 +54,14 @@ from torch import nn
 from tqdm import tqdm
 
 from .._checks import boolean, choice, number, positive_int
-from .._checks import seed as draw_seed
 from ..metrics import psnr, ssim
 from .. import ciphers
 from ..ciphers.base import declared_network
 from ..ciphers.unet import UNet
 from ..results import Result
 from ..tensors import as_image_batch, restore_rank, run_network, to_unit
-from ..training.common import EpochClock, check_run_settings, finite, image_set, shuffled_batches
+from ..training.common import EpochClock, finite, image_set, shuffled_batches
+from ..training.run_settings import TrainingSettings, configured, filled
 from ..training.seeding import seeded_training
 
 ARCHITECTURES = ("locally_connected", "conv1x1", "block", "unet")
@@ -439,52 +439,73 @@ def attack_network(architecture: str | nn.Module, config: Any) -> nn.Module:
 # ------------------------------------------------------------------------------------ ITN-Attack
 
 
-@dataclass(frozen=True)
-class ITNConfig:
-    """The settings of one ITN-Attack run, checked; ``asdict()`` is the result's ``settings``.
+@dataclass(frozen=True, kw_only=True)
+class ITNConfig(TrainingSettings):
+    """The settings of :func:`train_inverse_network`, each with its default; ``asdict()`` of the
+    run's filled copy (:meth:`for_data`) is the result's ``settings``.
 
-    ``optimizer`` is ``"AdamW"`` or ``"SGD"``; ``momentum`` is ``None`` with AdamW.
+    Chosen by the caller (and :class:`~imgleak.training.run_settings.TrainingSettings`'s ``seed``
+    (``None`` draws one), ``device``, ``num_threads``):
+
+    * ``epochs``, ``batch_size``: passes over the pairs (reshuffled every epoch; a trailing batch of
+      one is dropped) and minibatch size. Paper: see :data:`PAPER_ITN_SCHEDULES`;
+    * ``optimizer``, ``lr``: ``"adam"`` (AdamW, decoupled weight decay) or ``"sgd"`` (momentum, L2
+      weight decay; the paper's), recorded (and also accepted) as ``"AdamW"``/``"SGD"``.
+      ``lr=None`` takes :data:`DEFAULT_LR` (SGD 0.1; AdamW 1e-2 for the locally connected net, 1e-3
+      otherwise). See the module docstring for why;
+    * ``milestones``, ``gamma``: epochs (1-based ends of epochs) after which the lr is multiplied by
+      ``gamma``. ``None``: the paper's milestones at the same fractions of ``epochs`` (4/7, 6/7 for
+      the locally connected/conv1x1 nets, 1/2, 3/4 otherwise); ``()``: constant lr;
+    * ``momentum``, ``weight_decay``: SGD's momentum (recorded ``None`` with AdamW, which has none);
+      weight decay (SGD: L2 added to the gradient; AdamW: decoupled) — paper: 0.9, 5e-4;
+    * ``options``: network options for :func:`build_network` (default :data:`DEFAULT_ARCHITECTURES`).
+
+    Filled by :meth:`for_data`: ``architecture`` (the network's name), ``options`` (all of them),
+    ``lr``, ``milestones``, ``image_shape``, ``n_test`` (held-out pairs).
     """
 
-    architecture: str
-    options: dict[str, Any]
-    epochs: int
-    batch_size: int
-    optimizer: str
-    lr: float
-    milestones: list[int]
-    gamma: float
-    momentum: float | None
-    weight_decay: float
+    architecture: str | None = field(default=None, init=False)
+    options: dict[str, Any] | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    milestones: tuple[int, ...] | list[int] | None = None
+    gamma: float = 0.1
+    momentum: float | None = 0.9
+    weight_decay: float = 5e-4
     loss: str = field(default="MSE on [0, 1] images", init=False)
-    image_shape: list[int]
-    n_test: int
-    seed: int
-    device: str
-    num_threads: int | None
+    image_shape: list[int] | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        choice(self.optimizer, "optimizer", ("AdamW", "SGD"))
-        check_run_settings(self)
-        set_(self, "gamma", number(self.gamma, "gamma", positive=True))
-        set_(self, "momentum", None if self.momentum is None else number(self.momentum, "momentum"))
-        set_(self, "weight_decay", number(self.weight_decay, "weight_decay"))
-        set_(self, "milestones", [positive_int(m, "milestones") for m in self.milestones])
+        super().__post_init__()
+        recorded = {"AdamW": "adam", "SGD": "sgd"}  # a settings record's names replay
+        self._set("optimizer", choice(recorded.get(self.optimizer, self.optimizer), "optimizer", OPTIMIZERS))
+        if self.milestones is not None:
+            if isinstance(self.milestones, (str, bytes)) or not isinstance(self.milestones, (tuple, list)):
+                raise TypeError(f"milestones must be a tuple of epochs or None, got {self.milestones!r}")
+            self._set("milestones", [positive_int(m, "milestones") for m in self.milestones])
+        self._set("gamma", number(self.gamma, "gamma", positive=True))
+        if self.momentum is not None or self.optimizer == "sgd":
+            self._set("momentum", number(self.momentum, "momentum"))
+        self._set("weight_decay", number(self.weight_decay, "weight_decay"))
+
+    def for_data(self, architecture: str | nn.Module, c: torch.Tensor,
+                 test: tuple[torch.Tensor, torch.Tensor] | None) -> ITNConfig:
+        """This config filled for ``architecture`` trained on cipher images ``c`` (and ``test`` pairs)."""
+        name, recorded = check_architecture(architecture, self.options, tuple(c.shape[1:]))
+        adam = self.optimizer == "adam"
+        lr = DEFAULT_LR[self.optimizer].get(name, 1e-3 if adam else 0.1) if self.lr is None else self.lr
+        return filled(self, architecture=name, options=recorded, optimizer="AdamW" if adam else "SGD", lr=lr,
+                      milestones=_milestones(name, self.epochs) if self.milestones is None else self.milestones,
+                      momentum=None if adam else self.momentum, image_shape=list(c.shape[1:]),
+                      n_test=0 if test is None else int(test[0].shape[0]))
 
 
-def _itn_schedule(name: str, epochs: Any, optimizer: Any, lr: Any, milestones: Any) -> tuple[int, float, list[int]]:
-    """Epochs, learning rate and milestones with their defaults filled in (see :func:`train_inverse_network`)."""
-    epochs = positive_int(epochs, "epochs")
-    optimizer = choice(optimizer, "optimizer", OPTIMIZERS)
-    lr = number(DEFAULT_LR[optimizer].get(name, 1e-3 if optimizer == "adam" else 0.1) if lr is None else lr,
-                "lr", positive=True)
-    if milestones is None:
-        fractions = (4 / 7, 6 / 7) if name in ("locally_connected", "conv1x1") else (1 / 2, 3 / 4)
-        milestones = tuple(sorted({round(f * epochs) for f in fractions} - {0, epochs}))
-    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (tuple, list)):
-        raise TypeError(f"milestones must be a tuple of epochs or None, got {milestones!r}")
-    return epochs, lr, [positive_int(m, "milestones") for m in milestones]
+def _milestones(name: str, epochs: int) -> list[int]:
+    """The paper's milestones at the same fractions of ``epochs`` (see :class:`ITNConfig`)."""
+    fractions = (4 / 7, 6 / 7) if name in ("locally_connected", "conv1x1") else (1 / 2, 3 / 4)
+    return sorted({round(f * epochs) for f in fractions} - {0, epochs})
 
 
 def _itn_epoch(network: nn.Module, opt: torch.optim.Optimizer, cd: torch.Tensor, pd: torch.Tensor, batch_size: int,
@@ -517,22 +538,12 @@ def train_inverse_network(
     cipher_images: torch.Tensor,
     plain_images: torch.Tensor,
     architecture: str | nn.Module = "pixelwise",
+    config: ITNConfig = ITNConfig(),
     *,
-    epochs: int = 10,
-    batch_size: int = 32,
-    lr: float | None = None,
-    optimizer: str = "adam",
-    milestones: tuple[int, ...] | None = None,
-    gamma: float = 0.1,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    options: dict[str, Any] | None = None,
     test_cipher_images: torch.Tensor | None = None,
     test_plain_images: torch.Tensor | None = None,
-    seed: int | None = 0,
-    device: str | torch.device = "auto",
     progress: bool = True,
-    num_threads: int | None = None,
+    **overrides: Any,
 ) -> AttackResult:
     """ITN-Attack: train a network to map cipher images to their plain images (MSE).
 
@@ -545,45 +556,30 @@ def train_inverse_network(
         (``"pixelwise"``, ``"blockwise"``, ``"etc"``, ``"tn_model"``, ``"tn_gan"``: the paper's
         choice, :func:`scheme_networks`) or a ready ``nn.Module`` mapping [0, 1] images to
         [0, 1] images (trained in place).
-    epochs, batch_size
-        Passes over the pairs (reshuffled every epoch; a trailing batch of one is dropped) and
-        minibatch size. Paper: see :data:`PAPER_ITN_SCHEDULES`.
-    lr, optimizer
-        ``"adam"`` (default: AdamW, decoupled weight decay) or ``"sgd"`` (momentum, L2 weight
-        decay; the paper's). ``lr=None`` takes :data:`DEFAULT_LR` (SGD 0.1; AdamW 1e-2 for the
-        locally connected net, 1e-3 otherwise). See the module docstring for why.
-    milestones, gamma
-        Epochs (1-based ends of epochs) after which the lr is multiplied by ``gamma``. ``None``:
-        the paper's milestones at the same fractions of ``epochs`` (4/7, 6/7 for the
-        locally connected/conv1x1 nets, 1/2, 3/4 otherwise); ``()``: constant lr.
-    momentum, weight_decay
-        SGD's momentum; weight decay (SGD: L2 added to the gradient; AdamW: decoupled) — paper:
-        0.9, 5e-4.
-    options
-        Network options for :func:`build_network` (default :data:`DEFAULT_ARCHITECTURES`).
+    config, overrides
+        The settings (:class:`ITNConfig`, where each is described), with any keyword ``overrides``
+        of its fields applied. The seed seeds the initialisation and the batches (the caller's RNG
+        state is restored).
     test_cipher_images, test_plain_images
         Optional held-out pairs: their MSE and mean SSIM are recorded after every epoch.
-    seed, device, progress, num_threads
-        Seeded initialisation and batches (``None`` draws a seed; the caller's RNG state is
-        restored); ``"auto"`` device; tqdm bar over epochs; CPU threads for this run only.
+    progress
+        A tqdm bar over epochs.
 
     Returns
     -------
     AttackResult
         ``attack="itn"``; pass it to :func:`reconstruct` or :func:`evaluate_attack`. Its
-        ``settings`` are ``asdict`` of the run's :class:`ITNConfig`.
+        ``settings`` are ``asdict`` of the run's filled :class:`ITNConfig`.
+
+    >>> x = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    >>> result = train_inverse_network(255 - x, x, "conv1x1", epochs=2, device="cpu", progress=False)
+    >>> result.settings["optimizer"], result.settings["lr"], len(result.train_loss)
+    ('AdamW', 0.001, 2)
     """
+    config = configured(config, ITNConfig, overrides)
     c, p = image_pairs(cipher_images, plain_images, ("cipher_images", "plain_images"))
     test = held_out_pairs(test_cipher_images, test_plain_images, c.shape)
-    name, recorded = check_architecture(architecture, options, tuple(c.shape[1:]))
-    epochs, lr, milestones = _itn_schedule(name, epochs, optimizer, lr, milestones)
-    momentum = number(momentum, "momentum")  # checked also where AdamW does not use it
-    config = ITNConfig(
-        architecture=name, options=recorded, epochs=epochs, batch_size=batch_size,
-        optimizer="AdamW" if optimizer == "adam" else "SGD", lr=lr, milestones=milestones, gamma=gamma,
-        momentum=momentum if optimizer == "sgd" else None,
-        weight_decay=weight_decay, image_shape=list(c.shape[1:]), n_test=0 if test is None else int(test[0].shape[0]),
-        seed=draw_seed(seed), device=device, num_threads=num_threads)
+    config = config.for_data(architecture, c, test)
     return _run_itn(architecture, c, p, test, config, boolean(progress, "progress"))
 
 

@@ -224,8 +224,7 @@ def mine_by_level(samples: dict[int, torch.Tensor], levels: Sequence[int], **min
     ([0, 4], 1, 2)
     """
     levels = _check_levels(levels)
-    seed = mine_options.pop("seed", 0)
-    return dict(zip(levels, estimate_mi_many(_pairs(samples, levels), seeds=seed, **mine_options)))
+    return dict(zip(levels, estimate_mi_many(_pairs(samples, levels), **mine_options)))
 
 
 def relative_distance(curves: dict[int, Sequence[float]]) -> dict[int, list[float]]:

@@ -1,6 +1,6 @@
 """The settings and the result of a neural MI estimate (:func:`imgleak.mi.mine.estimate_mi`).
 
->>> NeuralMIConfig(objective="infonce", critic="separable", dim_x=2, dim_y=2, n=100).bound
+>>> NeuralMIConfig(objective="infonce", critic="separable").bound
 'infonce'
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from imgleak._checks import boolean, choice, fraction, non_negative_int, number, optional_positive_int, positive_int
-from imgleak._checks import seed as checked_seed
 from imgleak.results import Result
 from imgleak.tensors import resolve_device
+from imgleak.training.run_settings import RunSettings, batches_per_epoch, filled
 
 from .bounds import OBJECTIVES
 from .critics import ACTIVATIONS
@@ -109,19 +109,51 @@ class NeuralMIResult(Result):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NeuralMIConfig:
-    """The checked settings of one :func:`estimate_mi` run; ``asdict()`` is ``NeuralMIResult.settings``.
+class NeuralMIConfig(RunSettings):
+    """The settings of :func:`~imgleak.mi.mine.estimate_mi`, each with its default; ``asdict()`` of
+    the run's filled copy (:meth:`for_data`) is ``NeuralMIResult.settings``. A bad value raises a
+    ``TypeError``/``ValueError`` naming it.
 
-    The arguments are those of :func:`estimate_mi` plus the data's shape (``dim_x``, ``dim_y``,
-    ``n`` pairs). ``seed=None`` draws a seed, ``device`` is resolved and kept as a string, and
-    ``effective_batch_size`` (``batch_size`` capped at the training pairs) and
-    ``batches_per_epoch`` are derived (InfoNCE's held-out batches have ``min(effective_batch_size,
-    n_test)`` pairs). A bad value raises a ``TypeError``/``ValueError`` naming it.
+    * ``objective``: a name of :data:`~imgleak.mi.bounds.OBJECTIVES` (``"mine"``, ``"dv"``, ``"nwj"``,
+      ``"smile"``, ``"infonce"``), whose entry says how it trains and which bound it reports
+      (``result.bound``);
+    * ``critic``: ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``: every pair
+      of a batch in one matrix product; :mod:`imgleak.mi.critics`);
+    * ``clip``, ``embedding``: SMILE's ``tau`` (``exp T`` clipped to ``[e^-clip, e^clip]`` in the
+      partition term; ``"smile"`` only) and the output dimension of the separable critic's ``g``
+      and ``h``;
+    * ``early_stopping``: ``None`` (train all ``epochs``) or a patience: stop once the held-out
+      bound has not improved for that many epochs and report the best epoch's value;
+    * ``epochs``, ``batch_size``, ``lr``: passes over the training pairs, minibatch size (at least
+      2, capped at the training pairs; an incomplete last batch is dropped, the pairs are reshuffled
+      every epoch) and Adam's learning rate;
+    * ``lr_schedule``: ``"cosine"`` from ``lr`` to ``lr / 100`` (a stable last-epoch value) or
+      ``"constant"``;
+    * ``hidden``, ``layers``, ``activation``: width, hidden layers and activation (``"elu"``,
+      ``"relu"``) of ``T``; the defaults (2 x 256 ELU, Adam 1e-3, batch 256, EMA 0.99) are the
+      reference's for embeddings;
+    * ``ema_decay``: weight on the old value of MINE's moving average (``0.99`` = gtegner's
+      ``alpha = 0.01``);
+    * ``test_fraction``, ``test_shuffles``: share of the pairs held out (a seeded random split) and
+      the number of fixed random derangements of held-out ``y`` for the held-out marginal term;
+    * ``standardize``: z-score each feature with the training split's statistics (MI is unchanged);
+    * ``ranks``: normal scores per feature, fitted on the training split, before ``standardize``
+      (MI is invariant; :func:`~imgleak.mi.ensemble.normal_scores`). For continuous inputs: on the
+      ground truth (``bench/README.md``) it removed every heavy-tail miss, but hurt integer-valued
+      data;
+    * ``seed``: seeds the split, the batches, the shuffles and the network's initialisation (the
+      global torch RNG is untouched); ``None`` draws one, recorded here;
+    * ``device``: ``None``: ``x``'s device if a tensor, else CPU; ``"auto"``: CUDA when available;
+      or any torch device.
 
-    >>> config = NeuralMIConfig(batch_size=512, dim_x=2, dim_y=3, n=1000)
+    Filled by :meth:`for_data`: the data's shape (``dim_x``, ``dim_y``, ``n`` pairs), ``device``,
+    ``effective_batch_size`` (``batch_size`` capped at the training pairs) and ``batches_per_epoch``
+    (InfoNCE's held-out batches have ``min(effective_batch_size, n_test)`` pairs).
+
+    >>> config = NeuralMIConfig(batch_size=512).for_data(n=1000, dim_x=2, dim_y=3, device="cpu")
     >>> config.n_train, config.n_test, config.effective_batch_size, config.batches_per_epoch
     (800, 200, 512, 1)
-    >>> NeuralMIConfig(ema_decay=1.0, dim_x=2, dim_y=3, n=1000)
+    >>> NeuralMIConfig(ema_decay=1.0)
     Traceback (most recent call last):
     ...
     ValueError: ema_decay must be a number in [0, 1), got 1.0
@@ -134,8 +166,8 @@ class NeuralMIConfig:
     embedding: int = 32
     epochs: int = 100
     batch_size: int = 256
-    effective_batch_size: int = field(init=False)
-    batches_per_epoch: int = field(init=False)
+    effective_batch_size: int | None = field(default=None, init=False)
+    batches_per_epoch: int | None = field(default=None, init=False)
     lr: float = 1e-3
     lr_schedule: str = "cosine"
     hidden: int = 256
@@ -146,23 +178,21 @@ class NeuralMIConfig:
     test_shuffles: int = 10
     standardize: bool = True
     ranks: bool = False
-    seed: int | None = 0
-    device: str | torch.device = "cpu"
-    dim_x: int
-    dim_y: int
-    n: int
+    device: str | torch.device | None = None
+    dim_x: int | None = field(default=None, init=False)
+    dim_y: int | None = field(default=None, init=False)
+    n: int | None = field(default=None, init=False)
     optimizer: str = field(default="Adam", init=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         checked = {
             "objective": choice(self.objective, "objective", tuple(OBJECTIVES)),
             "critic": choice(self.critic, "critic", CRITICS),
             "clip": number(self.clip, "clip", positive=True),
             "early_stopping": optional_positive_int(self.early_stopping, "early_stopping"),
             "embedding": positive_int(self.embedding, "embedding"),
-            "epochs": positive_int(self.epochs, "epochs"),
             "batch_size": _batch_size(self.batch_size),
-            "lr": number(self.lr, "lr", positive=True),
             "lr_schedule": choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES),
             "hidden": positive_int(self.hidden, "hidden"),
             "layers": positive_int(self.layers, "layers"),
@@ -172,23 +202,24 @@ class NeuralMIConfig:
             "test_shuffles": positive_int(self.test_shuffles, "test_shuffles"),
             "standardize": boolean(self.standardize, "standardize"),
             "ranks": boolean(self.ranks, "ranks"),
-            "seed": _seed(self.seed),
-            "device": str(resolve_device(self.device)),
-            "dim_x": positive_int(self.dim_x, "dim_x"),
-            "dim_y": positive_int(self.dim_y, "dim_y"),
-            "n": non_negative_int(self.n, "n"),
         }
         for name, value in checked.items():
-            object.__setattr__(self, name, value)
-        if self.n_test < 2 or self.n_train < 2:
+            self._set(name, value)
+
+    def for_data(self, *, n: int, dim_x: int, dim_y: int, device: str | torch.device) -> NeuralMIConfig:
+        """This config filled for ``n`` pairs of ``dim_x``- and ``dim_y``-dimensional samples, on
+        ``device`` unless the config names one."""
+        config = filled(self, n=non_negative_int(n, "n"), dim_x=positive_int(dim_x, "dim_x"),
+                        dim_y=positive_int(dim_y, "dim_y"),
+                        device=str(resolve_device(device if self.device is None else self.device)))
+        if config.n_test < 2 or config.n_train < 2:
             raise ValueError(
-                f"too few samples: N={self.n} with test_fraction={self.test_fraction} gives {self.n_train} "
-                f"training and {self.n_test} held-out pairs; both need at least 2 (give more pairs or change "
+                f"too few samples: N={n} with test_fraction={self.test_fraction} gives {config.n_train} "
+                f"training and {config.n_test} held-out pairs; both need at least 2 (give more pairs or change "
                 "test_fraction)"
             )
-        batch = min(self.batch_size, self.n_train)
-        object.__setattr__(self, "effective_batch_size", batch)
-        object.__setattr__(self, "batches_per_epoch", self.n_train // batch)
+        batch = min(self.batch_size, config.n_train)
+        return filled(config, effective_batch_size=batch, batches_per_epoch=batches_per_epoch(config.n_train, batch, batch))
 
     @property
     def bound(self) -> str:
@@ -214,12 +245,4 @@ def _batch_size(value: Any) -> int:
         raise ValueError("batch_size must be at least 2: the shuffled (product-of-marginals) pairs match each x "
                          "with another row's y in its batch, and with one row the 'shuffled' pair is the pair "
                          "itself (the estimate would be about 0 nats whatever the data)")
-    return value
-
-
-def _seed(value: Any) -> int:
-    """A seed in ``[0, 2**63)``; ``None`` draws one from the operating system."""
-    value = checked_seed(value)
-    if not 0 <= value < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {value}")
     return value

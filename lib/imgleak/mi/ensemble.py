@@ -352,7 +352,8 @@ def train_ensemble(configs: list[NeuralMIConfig], samples: list[tuple[torch.Tens
     >>> from imgleak.mi.config import NeuralMIConfig
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(100, 2, generator=g)
-    >>> configs = [NeuralMIConfig(epochs=2, hidden=8, seed=s, dim_x=2, dim_y=2, n=100) for s in (0, 1)]
+    >>> configs = [NeuralMIConfig(epochs=2, hidden=8, seed=s).for_data(n=100, dim_x=2, dim_y=2, device='cpu')
+    ...            for s in (0, 1)]
     >>> [len(r.test_curve) for r in train_ensemble(configs, [(x, x), (x, -x)], progress=False)]
     [2, 2]
     """

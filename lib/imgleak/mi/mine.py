@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from imgleak._checks import boolean
-from imgleak._checks import seed as checked_seed
+from imgleak.training.run_settings import configured, run_seed
 
 from .config import (CRITICS, DIVERGED_BELOW_NATS, LN2, LR_SCHEDULES, OBJECTIVES, NeuralMIConfig,
                      NeuralMIDivergenceError, NeuralMIResult)
@@ -37,6 +38,7 @@ from .ensemble import train_ensemble
 __all__ = [
     "ACTIVATIONS",
     "CRITICS",
+    "DEFAULT_CONFIG",
     "DIVERGED_BELOW_NATS",
     "LN2",
     "LR_SCHEDULES",
@@ -48,6 +50,10 @@ __all__ = [
     "estimate_mi",
     "estimate_mi_many",
 ]
+
+
+DEFAULT_CONFIG = NeuralMIConfig()
+"""The default settings of :func:`estimate_mi` and :func:`estimate_mi_many`."""
 
 
 def _as_samples(value: Any, name: str) -> torch.Tensor:
@@ -85,27 +91,10 @@ def _as_samples(value: Any, name: str) -> torch.Tensor:
 def estimate_mi(
     x: Any,
     y: Any,
+    config: NeuralMIConfig = DEFAULT_CONFIG,
     *,
-    objective: str = "mine",
-    critic: str = "joint",
-    clip: float = 5.0,
-    early_stopping: int | None = None,
-    embedding: int = 32,
-    epochs: int = 100,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    lr_schedule: str = "cosine",
-    hidden: int = 256,
-    layers: int = 2,
-    activation: str = "elu",
-    ema_decay: float = 0.99,
-    test_fraction: float = 0.2,
-    test_shuffles: int = 10,
-    standardize: bool = True,
-    ranks: bool = False,
-    seed: int | None = 0,
-    device: str | torch.device | None = None,
     progress: bool = True,
+    **overrides: Any,
 ) -> NeuralMIResult:
     """Estimate ``I(X; Y)`` in nats and bits from paired samples with MINE or another neural bound.
 
@@ -114,42 +103,12 @@ def estimate_mi(
     x, y
         Paired samples ``(N, dx)`` and ``(N, dy)`` (1-D: ``(N, 1)``), tensors or array-likes;
         ``uint8`` is scaled to ``[0, 1]``, all is computed in ``float32``.
-    objective
-        A name of :data:`~imgleak.mi.bounds.OBJECTIVES` (``"mine"``, ``"dv"``, ``"nwj"``, ``"smile"``,
-        ``"infonce"``), whose entry says how it trains and which bound it reports (``result.bound``).
-    critic
-        ``"joint"`` (an MLP on ``[x, y]``) or ``"separable"`` (``g(x)^T h(y)``: every pair of a batch
-        in one matrix product; :mod:`imgleak.mi.critics`).
-    clip, embedding
-        SMILE's ``tau`` (``exp T`` clipped to ``[e^-clip, e^clip]`` in the partition term; ``"smile"``
-        only) and the output dimension of the separable critic's ``g`` and ``h``.
-    early_stopping
-        ``None`` (train all ``epochs``) or a patience: stop once the held-out bound has not
-        improved for that many epochs and report the best epoch's value (``NeuralMIResult.epoch``).
-    epochs, batch_size, lr
-        Passes over the training pairs, minibatch size (capped at the training pairs; an incomplete
-        last batch is dropped, the pairs are reshuffled every epoch) and Adam's learning rate.
-    lr_schedule
-        ``"cosine"`` from ``lr`` to ``lr / 100`` (a stable last-epoch value) or ``"constant"``.
-    hidden, layers, activation
-        Width, hidden layers and activation (``"elu"``, ``"relu"``) of ``T``; the defaults (2 x 256
-        ELU, Adam 1e-3, batch 256, EMA 0.99) are the reference's for embeddings.
-    ema_decay
-        Weight on the old value of MINE's moving average (``0.99`` = gtegner's ``alpha = 0.01``).
-    test_fraction, test_shuffles, standardize
-        Share of the pairs held out (a seeded random split) and the number of fixed random
-        derangements of held-out ``y`` for the held-out marginal term. ``standardize``: z-score each
-        feature with the training split's statistics (MI is unchanged).
-    ranks
-        Normal scores per feature, fitted on the training split, before ``standardize`` (MI is
-        invariant; :func:`~imgleak.mi.ensemble.normal_scores`). For continuous inputs: on the ground
-        truth (``bench/README.md``) it removed every heavy-tail miss, but hurt integer-valued data.
-    seed
-        Seeds the split, the batches, the shuffles and the network's initialisation (an int;
-        ``None`` draws one and records it in ``settings``). The global torch RNG is untouched.
-    device, progress
-        ``None``: ``x``'s device if a tensor, else CPU; ``"auto"``: CUDA when available; or any
-        torch device. ``progress``: a tqdm bar over epochs.
+    config, overrides
+        The settings (:class:`~imgleak.mi.config.NeuralMIConfig`, where each is described: the
+        objective, the critic, the schedule, the split, the seed, the device), with any keyword
+        ``overrides`` of its fields applied.
+    progress
+        A tqdm bar over epochs.
 
     Raises
     ------
@@ -177,11 +136,9 @@ def estimate_mi(
     >>> nce.bound, round(nce.ceiling_nats, 3), nce.epoch  # at most log 32 nats
     ('infonce', 3.466, 2)
     """
-    options = dict(objective=objective, critic=critic, clip=clip, early_stopping=early_stopping, embedding=embedding,
-                   epochs=epochs, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule, hidden=hidden, layers=layers,
-                   activation=activation, ema_decay=ema_decay, test_fraction=test_fraction, test_shuffles=test_shuffles,
-                   standardize=standardize, ranks=ranks)
-    return _estimate([(x, y)], _pairs([(x, y)], single=True), [seed], device, progress, options, single=True)[0]
+    samples = _pairs([(x, y)], single=True)
+    config = configured(config, NeuralMIConfig, overrides)
+    return _estimate(x, samples, [config], progress, single=True)[0]
 
 
 def _pairs(pairs: Any, single: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -208,35 +165,36 @@ def _pairs(pairs: Any, single: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return out
 
 
-def _seeds(seeds: Any, count: int) -> list[int | None]:
-    """One seed per pair: an int (or ``None``, drawn once) for all, or a sequence of ``count``."""
+def _seeds(seeds: Any, count: int) -> list[Any]:
+    """One seed per pair: an int for all, or a sequence of ``count`` (``None`` entries are drawn)."""
     if isinstance(seeds, Sequence) and not isinstance(seeds, str):
         if len(seeds) != count:
             raise ValueError(f"seeds must be one seed or one per pair ({count}), got {len(seeds)}")
         return list(seeds)
-    return [checked_seed(seeds, "seeds")] * count
+    return [run_seed(seeds, "seeds")] * count
 
 
 def estimate_mi_many(
     pairs: Sequence[tuple[Any, Any]],
+    config: NeuralMIConfig = DEFAULT_CONFIG,
     *,
-    seeds: int | None | Sequence[int] = 0,
-    device: str | torch.device | None = None,
+    seeds: int | Sequence[int | None] | None = None,
     progress: bool = True,
-    **options: Any,
+    **overrides: Any,
 ) -> list[NeuralMIResult]:
     """Estimate the MI of many pairs at once: one critic per pair, all trained as one batched ensemble.
 
     ``pairs`` is a sequence of ``(x, y)`` with the same ``N`` and the same dimensions (e.g. one
-    original and its clear part at every level of a sweep); ``seeds`` an int (the same for
-    every pair; ``None`` draws one) or one per pair; ``options`` are :func:`estimate_mi`'s
-    (``objective``, ``critic``, ``epochs``, ...). Result ``k`` equals
-    ``estimate_mi(*pairs[k], seed=seeds[k], **options)`` bit for bit on the CPU (``seconds``,
-    the ensemble's wall time, aside); on CUDA, to float32 rounding (the batched kernels may round
-    differently). When every pair has the same ``x`` object and the same seed, ``x`` is shared:
-    its batches are gathered once and projected by every critic in one matrix product.
-    A pair whose run diverges does not raise: its result has ``diverged`` (the message, naming
-    the pair and the epoch) and ``mi_nats`` NaN, and the other pairs' results are unchanged.
+    original and its clear part at every level of a sweep); ``config`` and ``overrides`` are
+    :func:`estimate_mi`'s (``objective``, ``critic``, ``epochs``, ...), the config's ``seed`` seeding
+    every pair (``seed=None`` draws one for all); ``seeds``, when given, replaces it: an int for every
+    pair, or one seed per pair. Result ``k`` equals ``estimate_mi(*pairs[k], config, seed=seeds[k])`` bit
+    for bit on the CPU (``seconds``, the ensemble's wall time, aside); on CUDA, to float32 rounding
+    (the batched kernels may round differently). When every pair has the same ``x`` object and the
+    same seed, ``x`` is shared: its batches are gathered once and projected by every critic in one
+    matrix product. A pair whose run diverges does not raise: its result has ``diverged`` (the
+    message, naming the pair and the epoch) and ``mi_nats`` NaN, and the other pairs' results are
+    unchanged.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(200, 2, generator=g)
@@ -246,22 +204,22 @@ def estimate_mi_many(
     >>> many[1].test_curve == one.test_curve
     True
     """
-    if "seed" in options:
-        raise TypeError("estimate_mi_many takes seeds= (one seed for every pair, or one per pair), not seed=; "
-                        f"got seed={options['seed']!r}")
+    if "seed" in overrides and seeds is not None:
+        raise TypeError("give seed= (every pair) or seeds= (one seed for every pair, or one per pair), not both; "
+                        f"got seed={overrides['seed']!r} and seeds={seeds!r}")
     samples = _pairs(pairs, single=False)
-    return _estimate(pairs, samples, _seeds(seeds, len(samples)), device, progress, options)
+    config = configured(config, NeuralMIConfig, overrides)
+    per_pair = [config.seed] * len(samples) if seeds is None else _seeds(seeds, len(samples))
+    return _estimate(pairs[0][0], samples, [replace(config, seed=seed) for seed in per_pair], progress)
 
 
-def _estimate(pairs: Sequence[tuple[Any, Any]], samples: list[tuple[torch.Tensor, torch.Tensor]],
-              seeds: list[int | None], device: Any, progress: bool, options: dict[str, Any],
-              single: bool = False) -> list[NeuralMIResult]:
-    """The ensemble's results; ``single`` (one pair asked for) raises :class:`NeuralMIDivergenceError` if it diverged."""
-    if device is None:
-        first = pairs[0][0]
-        device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+def _estimate(first: Any, samples: list[tuple[torch.Tensor, torch.Tensor]], configs: list[NeuralMIConfig],
+              progress: bool, single: bool = False) -> list[NeuralMIResult]:
+    """The ensemble's results (``configs`` filled for the data: on ``first``'s device when they name
+    none); ``single`` (one pair asked for) raises :class:`NeuralMIDivergenceError` if it diverged."""
+    device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     n, dim_x, dim_y = samples[0][0].shape[0], samples[0][0].shape[1], samples[0][1].shape[1]
-    configs = [NeuralMIConfig(seed=seed, device=device, dim_x=dim_x, dim_y=dim_y, n=n, **options) for seed in seeds]
+    configs = [c.for_data(n=n, dim_x=dim_x, dim_y=dim_y, device=device) for c in configs]
     results = train_ensemble(configs, samples, boolean(progress, "progress"))
     if single and results[0].diverged is not None:
         raise NeuralMIDivergenceError(results[0].diverged)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -40,7 +40,7 @@ from .. import _checks
 from ..images import LabelledImages
 from ..nets.classifiers import MODEL_NAMES, build_model
 from ..results import Result
-from ..tensors import resolve_device
+from .run_settings import TrainingSettings, batches_per_epoch, configured, filled
 from .seeding import seeded_training
 
 DEFAULT_LR: dict[str, float] = {"resnet18": 0.05, "vit": 0.05, "vit_b_16": 0.005}
@@ -62,90 +62,78 @@ class TrainingDivergedError(FloatingPointError, ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClassifierConfig:
-    """The validated settings of one :func:`train_classifier` run; ``dataclasses.asdict`` of it
-    is the run's settings record (:attr:`TrainingResult.settings`).
+class ClassifierConfig(TrainingSettings):
+    """The settings of :func:`train_classifier`, each with its default; ``dataclasses.asdict`` of the
+    run's filled copy (:meth:`for_data`) is its settings record (:attr:`TrainingResult.settings`).
 
-    Chosen by the caller (see :func:`train_classifier` for the defaults):
-    ``model`` (a name from :data:`~imgleak.nets.classifiers.MODEL_NAMES`, or a module's class
-    name) and ``model_options`` (keyword arguments of ``build_model``); ``epochs`` and
-    ``batch_size`` (capped at the training-set size); SGD's ``lr`` (``None``: :data:`DEFAULT_LR`
-    for the model, else 0.05), ``momentum``, ``weight_decay``, ``nesterov``; ``warmup_epochs``
-    (linear warm-up from ``lr / (steps + 1)`` before the cosine, 0 = none) and ``grad_clip``
-    (global L2 norm, ``None`` = no clipping); ``ricap`` and ``ricap_beta`` (``None`` when RICAP
-    is off); ``crop_padding`` and ``flip``; ``input_size`` (``[H, W]``: every batch resized on the
-    fly with ``resize_mode``; ``"nearest"`` keeps encrypted pixel values intact) or ``None``;
-    ``eval_batch_size``; ``seed`` (``None`` draws one, recorded here); ``device`` (resolved, as
-    text); ``num_threads`` (CPU threads of the run: the caller's count when ``None`` on a CPU).
+    Chosen by the caller (and :class:`~imgleak.training.run_settings.TrainingSettings`'s ``epochs``,
+    ``batch_size`` (capped at the training-set size), ``seed``, ``device``, ``num_threads``):
 
-    Facts of the data: ``image_shape`` ``[C, H, W]``, ``num_classes``, ``n_train``, ``n_test``;
-    ``mean`` and ``std`` (per channel, of the training images / 255; ``None`` until measured).
+    * ``lr``: SGD's learning rate; ``None``: :data:`DEFAULT_LR` for the model, else 0.05;
+    * ``momentum``, ``weight_decay``, ``nesterov``: SGD's;
+    * ``warmup_epochs``: linear warm-up from ``lr / (steps + 1)`` before the cosine (0 = none);
+    * ``grad_clip``: global L2 norm of the gradients (``None`` = no clipping);
+    * ``ricap``, ``ricap_beta``: RICAP (:func:`ricap`) and its beta (recorded ``None`` when off);
+    * ``crop_padding``, ``flip``: random crop after zero padding, random horizontal flip;
+    * ``input_size`` (``[H, W]`` or a side: every batch resized on the fly with ``resize_mode``;
+      ``"nearest"`` keeps encrypted pixel values intact) or ``None``;
+    * ``num_classes``: ``None`` takes the larger of ``len(classes)`` and ``max(label) + 1``;
+    * ``model_options``: keyword arguments of :func:`~imgleak.nets.classifiers.build_model`;
+    * ``eval_batch_size``: batch size of the per-epoch test.
 
-    Derived: ``effective_batch_size``; ``steps_per_epoch`` (a trailing batch under a quarter of a
-    batch, or of one image, is dropped: it corrupts BatchNorm's statistics; the order is
-    reshuffled every epoch, so no image is left out for good); ``warmup_steps``; ``optimizer``
-    and ``lr_schedule`` (descriptions).
+    Filled from the data and the model by :meth:`for_data` (never passed): ``model`` (the name, or
+    the module's class name), ``image_shape`` ``[C, H, W]``, ``n_train``, ``n_test``, ``mean`` and
+    ``std`` (per channel, of the training images / 255), ``effective_batch_size``,
+    ``steps_per_epoch`` (a trailing batch under a quarter of a batch, or of one image, is dropped:
+    it corrupts BatchNorm's statistics), ``warmup_steps``, and ``num_threads`` on a CPU (the
+    caller's count when ``None``). ``optimizer`` and ``lr_schedule`` describe the schedule.
+
+    >>> ClassifierConfig(epochs=2, lr=0.1).nesterov
+    True
+    >>> ClassifierConfig(momentum=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: nesterov=True needs momentum > 0
     """
 
-    model: str
-    model_options: dict[str, Any] | None
-    epochs: int
-    batch_size: int
-    effective_batch_size: int = field(init=False)
-    steps_per_epoch: int = field(init=False)
+    model: str | None = field(default=None, init=False)
+    model_options: dict[str, Any] | None = None
+    effective_batch_size: int | None = field(default=None, init=False)
+    steps_per_epoch: int | None = field(default=None, init=False)
     optimizer: str = field(default="SGD", init=False)
-    lr: float | None
     lr_schedule: str = field(default=LR_SCHEDULE, init=False)
-    warmup_epochs: float
-    warmup_steps: int = field(init=False)
-    grad_clip: float | None
-    momentum: float
-    weight_decay: float
-    nesterov: bool
-    ricap: bool
-    ricap_beta: float | None
-    crop_padding: int
-    flip: bool
-    input_size: int | tuple[int, int] | list[int] | None
-    resize_mode: str
-    image_shape: list[int]
-    num_classes: int
-    mean: list[float] | None = None
-    std: list[float] | None = None
-    eval_batch_size: int
-    seed: int | None
-    device: str | torch.device
-    num_threads: int | None
-    n_train: int
-    n_test: int
+    warmup_epochs: float = 0.0
+    warmup_steps: int | None = field(default=None, init=False)
+    grad_clip: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = True
+    ricap: bool = False
+    ricap_beta: float | None = 0.3
+    crop_padding: int = 0
+    flip: bool = False
+    input_size: int | tuple[int, int] | list[int] | None = None
+    resize_mode: str = "nearest"
+    image_shape: list[int] | None = field(default=None, init=False)
+    num_classes: int | None = None
+    mean: list[float] | None = field(default=None, init=False)
+    std: list[float] | None = field(default=None, init=False)
+    eval_batch_size: int = 512
+    n_train: int | None = field(default=None, init=False)
+    n_test: int | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._check_run()
+        super().__post_init__()
         self._check_optimiser()
         self._check_augmentation()
-        self._check_data()
-        self._derive_steps()
-
-    def _set(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-
-    def _check_run(self) -> None:
-        if not isinstance(self.model, str) or not self.model:
-            raise TypeError(f"model must be a model's name, got {self.model!r}")
         if self.model_options is not None and not isinstance(self.model_options, dict):
             raise TypeError(f"model_options must be a dict or None, got {type(self.model_options).__name__}")
         self._set("model_options", dict(self.model_options or {}))
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            self._set(name, _checks.positive_int(getattr(self, name), name))
-        self._set("seed", _checks.seed(self.seed))
-        device = resolve_device(self.device)
-        self._set("device", str(device))
-        threads = _checks.optional_positive_int(self.num_threads, "num_threads")
-        self._set("num_threads", torch.get_num_threads() if threads is None and device.type == "cpu" else threads)
+        self._set("eval_batch_size", _checks.positive_int(self.eval_batch_size, "eval_batch_size"))
+        if self.num_classes is not None:
+            self._set("num_classes", _checks.positive_int(self.num_classes, "num_classes"))
 
     def _check_optimiser(self) -> None:
-        lr = DEFAULT_LR.get(self.model, 0.05) if self.lr is None else self.lr
-        self._set("lr", _checks.number(lr, "lr", positive=True))
         for name in ("momentum", "weight_decay", "warmup_epochs"):
             self._set(name, _checks.number(getattr(self, name), name))
         self._set("nesterov", _checks.boolean(self.nesterov, "nesterov"))
@@ -156,39 +144,36 @@ class ClassifierConfig:
 
     def _check_augmentation(self) -> None:
         self._set("ricap", _checks.boolean(self.ricap, "ricap"))
-        beta = _checks.number(self.ricap_beta, "ricap_beta", positive=True) if self.ricap else None
-        self._set("ricap_beta", beta)
+        if self.ricap:
+            self._set("ricap_beta", _checks.number(self.ricap_beta, "ricap_beta", positive=True))
         self._set("crop_padding", _checks.non_negative_int(self.crop_padding, "crop_padding"))
         self._set("flip", _checks.boolean(self.flip, "flip"))
         self._set("resize_mode", _checks.choice(self.resize_mode, "resize_mode", RESIZE_MODES))
         size = None if self.input_size is None else list(_checks.size_pair(self.input_size, "input_size"))
         self._set("input_size", size)
 
-    def _check_data(self) -> None:
-        shape = self.image_shape
-        if not isinstance(shape, (list, tuple)) or len(shape) != 3:
-            raise ValueError(f"image_shape must be [C, H, W], got {shape!r}")
-        self._set("image_shape", [_checks.positive_int(s, "image_shape") for s in shape])
-        self._set("num_classes", _checks.positive_int(self.num_classes, "num_classes"))
-        self._set("n_train", _checks.positive_int(self.n_train, "n_train"))
-        self._set("n_test", _checks.positive_int(self.n_test, "n_test"))
-        for name in ("mean", "std"):
-            values = getattr(self, name)
-            if values is not None:
-                self._set(name, [_checks.number(v, name, allow_negative=True) for v in values])
-
-    def _derive_steps(self) -> None:
-        batch = min(self.batch_size, self.n_train)
-        remainder = self.n_train % batch
-        drop_small = 0 < remainder < max(2, batch // 4)
-        steps = math.ceil(self.n_train / batch) - int(drop_small)
-        self._set("effective_batch_size", batch)
-        self._set("steps_per_epoch", steps)
-        self._set("warmup_steps", min(int(round(self.warmup_epochs * steps)), self.epochs * steps - 1))
+    def for_data(self, model: str | nn.Module, data: _Data, classes_needed: int) -> ClassifierConfig:
+        """This config filled for ``model`` trained on ``data`` (whose labels need ``classes_needed``)."""
+        name = _model_name(model)
+        num_classes = classes_needed if self.num_classes is None else self.num_classes
+        if num_classes < classes_needed:
+            raise ValueError(f"num_classes={num_classes} but the labels need at least {classes_needed} classes")
+        n_train = data.x_train.shape[0]
+        batch = min(self.batch_size, n_train)
+        steps = batches_per_epoch(n_train, batch, max(2, batch // 4))
+        threads = self.num_threads
+        if threads is None and torch.device(self.device).type == "cpu":
+            threads = torch.get_num_threads()
+        return filled(
+            self, model=name, lr=DEFAULT_LR.get(name, 0.05) if self.lr is None else self.lr,
+            ricap_beta=self.ricap_beta if self.ricap else None, image_shape=list(data.x_train.shape[1:]),
+            num_classes=num_classes, n_train=n_train, n_test=data.x_test.shape[0], effective_batch_size=batch,
+            steps_per_epoch=steps, warmup_steps=min(int(round(self.warmup_epochs * steps)), self.epochs * steps - 1),
+            num_threads=threads)
 
     def with_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> ClassifierConfig:
         """This config with the training images' per-channel ``mean`` and ``std`` recorded."""
-        return replace(self, mean=[float(v) for v in mean.cpu()], std=[float(v) for v in std.cpu()])
+        return filled(self, mean=[float(v) for v in mean.cpu()], std=[float(v) for v in std.cpu()])
 
     def lr_factor(self) -> Callable[[int], float]:
         """The learning-rate multiplier of step ``k``: the linear warm-up, then a cosine from 1 to 0."""
@@ -556,28 +541,10 @@ def train_classifier(
     train: Any,
     test: Any,
     model: str | nn.Module = "resnet18",
+    config: ClassifierConfig = ClassifierConfig(),
     *,
-    epochs: int = 10,
-    batch_size: int = 128,
-    lr: float | None = None,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    nesterov: bool = True,
-    warmup_epochs: float = 0.0,
-    grad_clip: float | None = None,
-    ricap: bool = False,
-    ricap_beta: float = 0.3,
-    crop_padding: int = 0,
-    flip: bool = False,
-    input_size: int | tuple[int, int] | None = None,
-    resize_mode: str = "nearest",
-    num_classes: int | None = None,
-    model_options: dict[str, Any] | None = None,
-    eval_batch_size: int = 512,
-    seed: int | None = 0,
-    device: str | torch.device = "auto",
-    num_threads: int | None = None,
     progress: bool = True,
+    **overrides: Any,
 ) -> TrainingResult:
     """Train a classifier on ``train`` and test it on ``test`` after every epoch.
 
@@ -585,36 +552,34 @@ def train_classifier(
     ``uint8 (N, C, H, W)`` images sharing ``C, H, W`` and ``int64 (N,)`` labels. ``model`` is a
     name from :data:`~imgleak.nets.classifiers.MODEL_NAMES` (built with the data's channels, class
     count and image size, and ``model_options``) or a ready ``nn.Module`` (trained in place).
-    ``num_classes=None`` takes the larger of ``len(classes)`` and ``max(label) + 1``. The other
-    keyword arguments are the settings described in :class:`ClassifierConfig`.
+    The settings are ``config``'s (:class:`ClassifierConfig`, where each is described), with any
+    keyword ``overrides`` of its fields applied; ``progress`` shows a tqdm bar over the epochs.
 
     ``seed`` seeds the initialisation (under
     :func:`~imgleak.training.seeding.seeded_training`: the caller's RNG state and thread count
     come back), the shuffling and the augmentation (a CPU ``torch.Generator`` seeded with
     ``seed + 1``, so the batches are the same on every device). On the CPU the same seed gives
-    identical curves; CUDA kernels may differ in the last bits. ``num_threads`` sets torch's CPU
-    threads for the run (on a shared machine one thread is often the fastest for small models).
-    ``progress`` shows a tqdm bar over the epochs.
+    identical curves; CUDA kernels may differ in the last bits.
 
     Raises ``TypeError``/``ValueError`` for bad data or settings (the message names the
     argument) and :class:`TrainingDivergedError` when the loss becomes NaN or infinite.
+
+    >>> from imgleak.images import load_digits
+    >>> digits = load_digits()
+    >>> result = train_classifier((digits.images[:64], digits.labels[:64]), (digits.images[64:96],
+    ...                           digits.labels[64:96]), "resnet18", epochs=1, batch_size=32, device="cpu",
+    ...                           progress=False)
+    >>> result.settings["steps_per_epoch"], len(result.test_accuracy)
+    (2, 1)
     """
+    config = configured(config, ClassifierConfig, overrides)
     data = _train_test(train, test)
     needed = max(_classes_needed(train, data.y_train), _classes_needed(test, data.y_test))
-    config = ClassifierConfig(
-        model=_model_name(model), model_options=model_options, epochs=epochs, batch_size=batch_size,
-        lr=lr, warmup_epochs=warmup_epochs, grad_clip=grad_clip, momentum=momentum,
-        weight_decay=weight_decay, nesterov=nesterov, ricap=ricap, ricap_beta=ricap_beta,
-        crop_padding=crop_padding, flip=flip, input_size=input_size, resize_mode=resize_mode,
-        image_shape=list(data.x_train.shape[1:]), num_classes=needed if num_classes is None else num_classes,
-        eval_batch_size=eval_batch_size, seed=seed, device=device, num_threads=num_threads,
-        n_train=data.x_train.shape[0], n_test=data.x_test.shape[0],
-    )
-    if config.num_classes < needed:
-        raise ValueError(f"num_classes={config.num_classes} but the labels need at least {needed} classes")
     progress = _checks.boolean(progress, "progress")
+    threads = config.num_threads  # None leaves the caller's count as it is (the record shows it)
+    config = config.for_data(model, data, needed)
     device = torch.device(config.device)
-    with seeded_training(config.seed, device, None if num_threads is None else config.num_threads):
+    with seeded_training(config.seed, device, threads):
         network = _network(model, config).to(device)
         data = data.to(device)
         config = config.with_statistics(*_channel_stats(data.x_train))

@@ -1,5 +1,5 @@
 """Pieces shared by the training loops (transformation networks, ITN- and GAN-Attack): argument
-checks for image sets, labels and Adam schedules, seeded minibatches, a divergence check, a
+checks for image sets and labels, the settings of adversarial runs, seeded minibatches, a divergence check, a
 differentiable SSIM and the epoch timer behind every ``images_per_second``.
 
 >>> shuffled_batches(5, 2, torch.Generator().manual_seed(0))  # the trailing batch of one is dropped
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import integer, number, optional_positive_int, positive_int
-from ..tensors import as_image_batch, resolve_device
+from .._checks import number, positive_int
+from ..tensors import as_image_batch
+from .run_settings import TrainingSettings, batches_per_epoch
 
 
 def image_set(x: Any, name: str, minimum: int = 2) -> torch.Tensor:
@@ -41,38 +43,57 @@ def class_labels(y: Any, n: int, name: str) -> torch.Tensor:
     return y
 
 
-def adam_schedule(epochs: Any, batch_size: Any, lr: Any, beta1: Any) -> tuple[int, int, float, float]:
-    """Epochs, batch size, Adam learning rate and ``beta1`` (in [0, 1)) of a GAN run, checked."""
-    beta1 = number(beta1, "beta1")
-    if beta1 >= 1:
-        raise ValueError(f"beta1 must be in [0, 1), got {beta1}")
-    epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
-    return epochs, batch_size, number(lr, "lr", positive=True), beta1
+@dataclass(frozen=True, kw_only=True)
+class GANSettings(TrainingSettings):
+    """:class:`~imgleak.training.run_settings.TrainingSettings` of an adversarial run (TN-GAN,
+    GAN-Attack), and:
 
+    * ``betas``: Adam's ``[beta1, 0.999]`` for every network, ``beta1`` in [0, 1) (CycleGAN's and
+      the GAN-Attack paper's 0.5); ``beta1=`` alone sets ``betas[0]``;
+    * ``discriminator``: the discriminators' :class:`~imgleak.nets.discriminator.Discriminator`
+      options, ``{"width": 32}`` (first width; DCGAN's is 64) until :meth:`discriminator_for` adds
+      the images' ``channels`` and ``image_size`` and ``max_downsamplings``; ``disc_width=`` alone
+      sets ``width``.
 
-def check_run_settings(config: Any) -> None:
-    """Check, in place, the fields every training run's frozen config holds: ``epochs``,
-    ``batch_size``, ``lr`` (> 0), ``image_shape``, ``seed`` (an int torch can seed with, also
-    ``seed + 1``), ``device`` (resolved, kept as text) and ``num_threads`` (``None`` or >= 1)."""
-    set_ = object.__setattr__
-    set_(config, "epochs", positive_int(config.epochs, "epochs"))
-    set_(config, "batch_size", positive_int(config.batch_size, "batch_size"))
-    set_(config, "lr", number(config.lr, "lr", positive=True))
-    set_(config, "image_shape", [positive_int(s, "image_shape") for s in config.image_shape])
-    set_(config, "seed", integer(config.seed, "seed"))
-    if not -(2**63) <= config.seed < 2**63 - 1:
-        raise ValueError(f"seed must be in [-2**63, 2**63 - 1), got {config.seed}")
-    set_(config, "device", str(resolve_device(config.device)))
-    set_(config, "num_threads", optional_positive_int(config.num_threads, "num_threads"))
+    >>> GANSettings(beta1=0.9, disc_width=8).betas, GANSettings(beta1=0.9, disc_width=8).discriminator
+    ([0.9, 0.999], {'width': 8})
+    """
+
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    beta1: InitVar[float | None] = None
+    discriminator: dict[str, int] = field(default_factory=lambda: {"width": 32})
+    disc_width: InitVar[int | None] = None
+
+    def __post_init__(self, beta1: float | None, disc_width: int | None) -> None:  # type: ignore[override]
+        super().__post_init__()
+        betas = self.betas
+        if not isinstance(betas, (list, tuple)) or len(betas) != 2 or betas[1] != 0.999:
+            raise ValueError(f"betas must be [beta1, 0.999], got {betas!r}")
+        beta1 = number(betas[0] if beta1 is None else beta1, "beta1")
+        if beta1 >= 1:
+            raise ValueError(f"beta1 must be in [0, 1), got {beta1}")
+        self._set("betas", [beta1, 0.999])
+        if not isinstance(self.discriminator, dict):
+            raise TypeError(f"discriminator must be a dict, got {type(self.discriminator).__name__}")
+        width = self.discriminator.get("width") if disc_width is None else disc_width
+        self._set("discriminator", {**self.discriminator, "width": positive_int(width, "disc_width")})
+
+    def discriminator_for(self, image_shape: list[int]) -> dict[str, int]:
+        """The discriminators' options for images ``[C, H, W]``.
+
+        >>> GANSettings(disc_width=8).discriminator_for([3, 16, 24])
+        {'channels': 3, 'image_size': 16, 'width': 8, 'max_downsamplings': 4}
+        """
+        channels, height, width = image_shape
+        return {"channels": channels, "image_size": min(height, width), "width": self.discriminator["width"],
+                "max_downsamplings": 4}
 
 
 def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """A seeded shuffle of ``range(n)`` in batches; a trailing batch of one is dropped (BatchNorm)."""
+    """A seeded shuffle of ``range(n)`` in batches; a trailing batch of one is dropped (BatchNorm:
+    :func:`~imgleak.training.run_settings.batches_per_epoch` with a smallest last batch of 2)."""
     order = torch.randperm(n, generator=generator)
-    batches = list(order.split(min(batch_size, n)))
-    if len(batches) > 1 and batches[-1].numel() == 1:
-        batches.pop()
-    return batches
+    return list(order.split(min(batch_size, n)))[:batches_per_epoch(n, batch_size, 2)]
 
 
 def finite(value: float, what: str) -> float:
@@ -129,6 +150,6 @@ class EpochClock:
 
 
 __all__ = [
-    "EpochClock", "adam_schedule", "check_run_settings", "class_labels", "finite", "image_set", "shuffled_batches",
+    "EpochClock", "GANSettings", "class_labels", "finite", "image_set", "shuffled_batches",
     "soft_ssim",
 ]

@@ -37,7 +37,7 @@ the attacks chapter both use it).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -46,7 +46,6 @@ from torch import nn
 from tqdm import tqdm
 
 from .._checks import boolean, choice, number, positive_int
-from .._checks import seed as draw_seed
 from ..ciphers.base import Cipher
 from ..ciphers.pixelwise import PixelwiseEncryption
 from ..ciphers.transform_net import TNGAN, TNModel, TransformNet, TransformNetCipher
@@ -56,16 +55,8 @@ from ..nets.small_cnn import Normalised, SmallClassifier
 from ..ciphers.unet import UNet
 from ..results import Result
 from ..tensors import run_network, to_uint8, to_unit
-from .common import (
-    EpochClock,
-    adam_schedule,
-    check_run_settings,
-    class_labels,
-    finite,
-    image_set,
-    shuffled_batches,
-    soft_ssim,
-)
+from .common import EpochClock, GANSettings, class_labels, finite, image_set, shuffled_batches, soft_ssim
+from .run_settings import TrainingSettings, configured, filled
 from .seeding import seeded_training
 
 DISSIMILARITIES = ("mse", "ssim")
@@ -85,6 +76,20 @@ def unet_config(x: torch.Tensor, base: Any, depth: Any) -> dict[str, int]:
                          f"of {multiple}")
     channels = int(x.shape[1])
     return {"in_channels": channels, "out_channels": channels, "base": base, "depth": depth}
+
+
+def unet_settings(unet: Any, base: Any, depth: Any) -> dict[str, int]:
+    """The U-Net options ``{"base": ..., "depth": ...}`` of ``unet`` with the ``base``/``depth``
+    shorthands (``None``: keep ``unet``'s) applied, checked.
+
+    >>> unet_settings({"base": 16, "depth": 3}, None, 2)
+    {'base': 16, 'depth': 2}
+    """
+    if not isinstance(unet, dict):
+        raise TypeError(f"unet must be a dict with 'base' and 'depth', got {type(unet).__name__}")
+    base = unet.get("base") if base is None else base
+    depth = unet.get("depth") if depth is None else depth
+    return {"base": positive_int(base, "base"), "depth": positive_int(depth, "depth")}
 
 
 # ------------------------------------------------------------------------------------ results
@@ -135,46 +140,76 @@ def _result(network: UNet, cipher: TransformNetCipher, settings: dict[str, Any],
 # ------------------------------------------------------------------------------------ TN-model
 
 
-@dataclass(frozen=True)
-class TNModelConfig:
-    """The settings of one TN-model run, checked; ``asdict()`` is the result's ``settings``.
+@dataclass(frozen=True, kw_only=True)
+class TNModelConfig(TrainingSettings):
+    """The settings of :func:`train_tn_model`, each with its default; ``asdict()`` of the run's
+    filled copy (:meth:`for_data`) is the result's ``settings``.
 
-    ``classifier`` names the frozen classifier (``"SmallClassifier trained here"`` or the given
-    module's class); the ``classifier_*`` fields are ``None`` when one was given.
+    Chosen by the caller (and :class:`~imgleak.training.run_settings.TrainingSettings`'s ``seed``
+    (``None`` draws one), ``device``, ``num_threads``):
+
+    * ``lam``, ``dissimilarity``: ``loss = CE(f(T(x)), y) − lam · d(T(x), x)`` with ``d`` =
+      ``"mse"`` (on [0, 1]) or ``"ssim"`` (1 − :func:`~imgleak.training.common.soft_ssim`; images of
+      at least 7 × 7). How λ trades accuracy against dissimilarity: see ``bench/README.md``;
+    * ``epochs``, ``batch_size``, ``lr``: Adam (β = 0.9, 0.999) on the U-Net (the paper's schedule
+      is not verified); a trailing batch of one image is dropped;
+    * ``unet``: ``{"base": width, "depth": depth}`` of :class:`~imgleak.ciphers.unet.UNet` (image
+      sides multiples of ``2 ** depth``); ``base=``/``depth=`` alone set one of them;
+    * ``num_classes``: logits of the classifier trained here; ``None``: ``max(label) + 1``;
+    * ``classifier_epochs``, ``classifier_lr``, ``classifier_width``: the
+      :class:`~imgleak.nets.small_cnn.SmallClassifier` trained on the plain images (Adam) when no
+      classifier is given (recorded ``None`` when one is).
+
+    Filled by :meth:`for_data`: ``unet`` (with the images' channels), ``num_classes``,
+    ``classifier`` (``"SmallClassifier trained here"`` or the given module's class),
+    ``image_shape``, ``evaluated_on``.
     """
 
-    lam: float
-    dissimilarity: str
-    epochs: int
-    batch_size: int
-    lr: float
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 1e-3
+    lam: float = 5.0
+    dissimilarity: str = "mse"
     optimizer: str = field(default="Adam(0.9, 0.999)", init=False)
-    unet: dict[str, int]
-    num_classes: int
-    classifier: str
-    classifier_epochs: int | None
-    classifier_lr: float | None
-    classifier_width: int | None
-    image_shape: list[int]
-    evaluated_on: str
-    seed: int
-    device: str
-    num_threads: int | None
+    unet: dict[str, int] = field(default_factory=lambda: {"base": 16, "depth": 3})
+    base: InitVar[int | None] = None
+    depth: InitVar[int | None] = None
+    num_classes: int | None = None
+    classifier: str | None = field(default=None, init=False)
+    classifier_epochs: int | None = 5
+    classifier_lr: float | None = 1e-3
+    classifier_width: int | None = 32
+    image_shape: list[int] | None = field(default=None, init=False)
+    evaluated_on: str | None = field(default=None, init=False)
 
     TRAINED_HERE: ClassVar[str] = "SmallClassifier trained here"
 
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "lam", number(self.lam, "lam"))
+    def __post_init__(self, base: int | None, depth: int | None) -> None:  # type: ignore[override]
+        super().__post_init__()
+        self._set("lam", number(self.lam, "lam"))
         choice(self.dissimilarity, "dissimilarity", DISSIMILARITIES)
-        check_run_settings(self)
-        set_(self, "num_classes", positive_int(self.num_classes, "num_classes"))
-        if self.classifier == self.TRAINED_HERE:
-            set_(self, "classifier_epochs", positive_int(self.classifier_epochs, "classifier_epochs"))
-            set_(self, "classifier_lr", number(self.classifier_lr, "classifier_lr", positive=True))
-            set_(self, "classifier_width", positive_int(self.classifier_width, "classifier_width"))
-        if self.dissimilarity == "ssim" and min(self.image_shape[-2:]) < 7:
+        self._set("unet", unet_settings(self.unet, base, depth))
+        if self.num_classes is not None:
+            self._set("num_classes", positive_int(self.num_classes, "num_classes"))
+        self._set("classifier_epochs", positive_int(self.classifier_epochs, "classifier_epochs"))
+        self._set("classifier_lr", number(self.classifier_lr, "classifier_lr", positive=True))
+        self._set("classifier_width", positive_int(self.classifier_width, "classifier_width"))
+
+    def for_data(self, x: torch.Tensor, y: torch.Tensor, given: nn.Module | None, evaluated_on: str
+                 ) -> TNModelConfig:
+        """This config filled for images ``x`` with labels ``y`` and the ``given`` classifier (or ``None``)."""
+        num_classes = int(y.max()) + 1 if self.num_classes is None else self.num_classes
+        if int(y.max()) >= num_classes:
+            raise ValueError(f"labels go up to {int(y.max())} but num_classes={num_classes}")
+        if self.dissimilarity == "ssim" and min(x.shape[-2:]) < 7:
             raise ValueError("dissimilarity='ssim' needs images of at least 7x7 pixels")
+        here = given is None
+        return filled(self, unet=unet_config(x, **self.unet), num_classes=num_classes,
+                      classifier=self.TRAINED_HERE if here else type(given).__name__,
+                      classifier_epochs=self.classifier_epochs if here else None,
+                      classifier_lr=self.classifier_lr if here else None,
+                      classifier_width=self.classifier_width if here else None,
+                      image_shape=list(x.shape[1:]), evaluated_on=evaluated_on)
 
 
 def classifier_module(classifier: Any) -> nn.Module:
@@ -309,25 +344,13 @@ def _tn_model_metrics(model: nn.Module, network: UNet, ex: torch.Tensor, ey: tor
 def train_tn_model(
     images: torch.Tensor,
     labels: torch.Tensor,
+    config: TNModelConfig = TNModelConfig(),
     *,
     classifier: Any = None,
-    lam: float = 5.0,
-    dissimilarity: str = "mse",
-    epochs: int = 5,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    base: int = 16,
-    depth: int = 3,
-    num_classes: int | None = None,
-    classifier_epochs: int = 5,
-    classifier_lr: float = 1e-3,
-    classifier_width: int = 32,
     eval_images: torch.Tensor | None = None,
     eval_labels: torch.Tensor | None = None,
-    seed: int | None = 0,
-    device: str | torch.device = "auto",
-    num_threads: int | None = None,
     progress: bool = True,
+    **overrides: Any,
 ) -> TransformTrainingResult:
     """Train a TN-model: a U-Net whose outputs a frozen plain-image classifier still classifies.
 
@@ -336,28 +359,20 @@ def train_tn_model(
     images, labels
         Plain training images ``uint8 (N, C, H, W)`` (sides multiples of ``2 ** depth``) and
         ``int64 (N,)`` class labels (photo crops: the source-photo index).
+    config, overrides
+        The settings (:class:`TNModelConfig`, where each is described), with any keyword
+        ``overrides`` of its fields applied. The seed seeds the initialisation and the batches (the
+        caller's RNG state is restored).
     classifier
         The classifier pre-trained on plain images (frozen here): ``None`` trains a
-        :class:`~imgleak.nets.small_cnn.SmallClassifier` on ``images`` first (Adam
-        ``classifier_lr``, ``classifier_epochs``, width ``classifier_width``); an ``nn.Module``
+        :class:`~imgleak.nets.small_cnn.SmallClassifier` on ``images`` first; an ``nn.Module``
         taking [0, 1] images; or an :class:`imgleak.training.classifier.TrainingResult` (its normalisation
-        is applied). A given classifier is moved to ``device`` and frozen in place (eval mode,
+        is applied). A given classifier is moved to the device and frozen in place (eval mode,
         no gradients).
-    lam, dissimilarity
-        ``loss = CE(f(T(x)), y) − lam · d(T(x), x)`` with ``d`` = ``"mse"`` (on [0, 1]) or
-        ``"ssim"`` (1 − :func:`~imgleak.training.common.soft_ssim`). How λ trades accuracy
-        against dissimilarity: see ``bench/README.md``.
-    epochs, batch_size, lr
-        Adam (β = 0.9, 0.999) on the U-Net; the paper's schedule is not verified.
-    base, depth
-        U-Net width and depth (:class:`~imgleak.ciphers.unet.UNet`).
-    num_classes
-        Logits of the classifier trained here; ``None``: ``max(label) + 1``.
     eval_images, eval_labels
         Where the end metrics are measured (e.g. validation crops); default: the training images.
-    seed, device, num_threads, progress
-        Seeded init and batches (``None`` draws a seed; the caller's RNG state is restored);
-        ``"auto"`` device; ``num_threads`` CPU threads for the run only; a tqdm bar over epochs.
+    progress
+        A tqdm bar over epochs.
 
     Returns
     -------
@@ -366,21 +381,17 @@ def train_tn_model(
         ``metrics``: ``plain_accuracy`` and ``protected_accuracy`` of the frozen classifier (on
         the 8-bit protected images), ``ssim_to_plain`` (mean SSIM, :func:`imgleak.metrics.ssim`,
         protected vs plain: low = unlike the input), ``classifier_train_accuracy`` when trained here.
+
+    >>> x = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    >>> result = train_tn_model(x, torch.arange(8) % 2, epochs=1, classifier_epochs=1, depth=1, device="cpu",
+    ...                         progress=False)
+    >>> result.key.name, result.settings["unet"]
+    ('tn_model', {'in_channels': 3, 'out_channels': 3, 'base': 16, 'depth': 1})
     """
+    config = configured(config, TNModelConfig, overrides)
     x, y, ex, ey = _tn_model_data(images, labels, eval_images, eval_labels)
     given = None if classifier is None else classifier_module(classifier)
-    trained_here = given is None
-    config = TNModelConfig(
-        lam=lam, dissimilarity=dissimilarity, epochs=epochs, batch_size=batch_size, lr=lr,
-        unet=unet_config(x, base, depth), num_classes=int(y.max()) + 1 if num_classes is None else num_classes,
-        classifier=TNModelConfig.TRAINED_HERE if trained_here else type(given).__name__,
-        classifier_epochs=classifier_epochs if trained_here else None,
-        classifier_lr=classifier_lr if trained_here else None,
-        classifier_width=classifier_width if trained_here else None, image_shape=list(x.shape[1:]),
-        evaluated_on="training images" if eval_images is None else "eval_images", seed=draw_seed(seed),
-        device=device, num_threads=num_threads)
-    if int(y.max()) >= config.num_classes:
-        raise ValueError(f"labels go up to {int(y.max())} but num_classes={config.num_classes}")
+    config = config.for_data(x, y, given, "training images" if eval_images is None else "eval_images")
     return _run_tn_model(x, y, ex, ey, given, config, boolean(progress, "progress"))
 
 
@@ -408,42 +419,55 @@ def _run_tn_model(x: torch.Tensor, y: torch.Tensor, ex: torch.Tensor, ey: torch.
 # ------------------------------------------------------------------------------------ TN-GAN
 
 
-@dataclass(frozen=True)
-class TNGANConfig:
-    """The settings of one TN-GAN run, checked; ``asdict()`` is the result's ``settings``.
+@dataclass(frozen=True, kw_only=True)
+class TNGANConfig(GANSettings):
+    """The settings of :func:`train_tn_gan`, each with its default; ``asdict()`` of the run's filled
+    copy (:meth:`for_data`) is the result's ``settings``.
 
-    ``target`` names the protected domain (the target cipher, or ``"given target_images"``);
-    ``betas`` are Adam's for all four networks; ``discriminator`` is both discriminators' config.
+    Chosen by the caller (and :class:`~imgleak.training.common.GANSettings`'s ``betas`` (``beta1``;
+    Adam for all four networks, CycleGAN's :data:`PAPER_TN_GAN`), ``discriminator``
+    (``disc_width``: first width of both discriminators), ``seed``, ``device``, ``num_threads``):
+
+    * ``epochs``, ``batch_size``: an epoch is one pass over the plain-domain images (a trailing batch
+      of one is dropped); protected batches cycle alongside;
+    * ``lr``, ``cycle_weight``: Adam's learning rate; weight of the L1 cycle loss (CycleGAN's);
+    * ``unet``: ``{"base": width, "depth": depth}`` of both generators (``base=``/``depth=`` alone
+      set one of them).
+
+    Filled by :meth:`for_data`: ``target`` (the target cipher's name, or ``"given target_images"``),
+    ``n_plain``, ``n_protected``, ``unet`` and ``discriminator`` (with the images' shape),
+    ``image_shape``.
     """
 
-    target: str
-    n_plain: int
-    n_protected: int
-    epochs: int
-    batch_size: int
-    lr: float
-    betas: list[float]
-    cycle_weight: float
+    target: str | None = field(default=None, init=False)
+    n_plain: int | None = field(default=None, init=False)
+    n_protected: int | None = field(default=None, init=False)
+    epochs: int = 2
+    batch_size: int = 16
+    lr: float = PAPER_TN_GAN["lr"]
+    cycle_weight: float = PAPER_TN_GAN["cycle_weight"]
     gan_loss: str = field(default="least squares (CycleGAN)", init=False)
-    unet: dict[str, int]
-    discriminator: dict[str, int]
-    image_shape: list[int]
-    seed: int
-    device: str
-    num_threads: int | None
+    unet: dict[str, int] = field(default_factory=lambda: {"base": 16, "depth": 3})
+    base: InitVar[int | None] = None
+    depth: InitVar[int | None] = None
+    image_shape: list[int] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        if not isinstance(self.betas, list) or len(self.betas) != 2 or self.betas[1] != 0.999:
-            raise ValueError(f"betas must be [beta1, 0.999], got {self.betas!r}")
-        epochs, batch_size, lr, beta1 = adam_schedule(self.epochs, self.batch_size, self.lr, self.betas[0])
-        set_(self, "betas", [beta1, 0.999])
-        set_(self, "cycle_weight", number(self.cycle_weight, "cycle_weight"))
-        check_run_settings(self)
-        side = self.image_shape[-1]
-        if self.image_shape[-2] != side or side < 16:
+    def __post_init__(self, beta1: float | None, disc_width: int | None,  # type: ignore[override]
+                      base: int | None, depth: int | None) -> None:
+        super().__post_init__(beta1, disc_width)
+        self._set("cycle_weight", number(self.cycle_weight, "cycle_weight"))
+        self._set("unet", unet_settings(self.unet, base, depth))
+
+    def for_data(self, x: torch.Tensor, domain_a: torch.Tensor, domain_b: torch.Tensor, target: str
+                 ) -> TNGANConfig:
+        """This config filled for the images ``x``, split into the plain and protected domains."""
+        unet = unet_config(x, **self.unet)
+        shape = list(x.shape[1:])
+        if shape[-2] != shape[-1] or shape[-1] < 16:
             raise ValueError(f"images must be square with side >= 16 for the discriminators, got "
-                             f"{self.image_shape[-2]}x{side}")
+                             f"{shape[-2]}x{shape[-1]}")
+        return filled(self, target=target, n_plain=int(domain_a.shape[0]), n_protected=int(domain_b.shape[0]),
+                      unet=unet, discriminator=self.discriminator_for(shape), image_shape=shape)
 
 
 def _target_domain(x: torch.Tensor, target_cipher: Any, key: Any, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -579,21 +603,12 @@ def _train_cycle_gan(a_all: torch.Tensor, b_all: torch.Tensor, config: TNGANConf
 def train_tn_gan(
     images: torch.Tensor,
     target_images: torch.Tensor | None = None,
+    config: TNGANConfig = TNGANConfig(),
     *,
     target_cipher: Any = None,
     key: Any = None,
-    epochs: int = 2,
-    batch_size: int = 16,
-    lr: float = PAPER_TN_GAN["lr"],
-    beta1: float = PAPER_TN_GAN["beta1"],
-    cycle_weight: float = PAPER_TN_GAN["cycle_weight"],
-    base: int = 16,
-    depth: int = 3,
-    disc_width: int = 32,
-    seed: int | None = 0,
-    device: str | torch.device = "auto",
-    num_threads: int | None = None,
     progress: bool = True,
+    **overrides: Any,
 ) -> TransformTrainingResult:
     """Train a TN-GAN: an unpaired plain → protected translation (CycleGAN at small scale).
 
@@ -603,21 +618,18 @@ def train_tn_gan(
         Plain images ``uint8 (N, C, H, W)`` (square, sides multiples of ``2 ** depth``, at least 16).
     target_images
         Images of the protected domain (same ``C, H, W``), unpaired with ``images``. ``None``:
-        ``images`` is split at random (``seed``) into two disjoint halves; the first half is
+        ``images`` is split at random (the seed) into two disjoint halves; the first half is
         the plain domain, the second half encrypted with ``target_cipher`` is the protected one.
+    config, overrides
+        The settings (:class:`TNGANConfig`, where each is described), with any keyword
+        ``overrides`` of its fields applied.
     target_cipher, key
         The conventional perceptual encryption (a cipher of :mod:`imgleak.ciphers`) that defines
         the protected domain (default: pixel-wise encryption with a different key per image — an
         assumption, see the module docstring) and its key (default
         ``target_cipher.make_key(seed, shape)``). Only with ``target_images=None``.
-    epochs, batch_size
-        An epoch is one pass over the plain-domain images; protected batches cycle alongside.
-    lr, beta1, cycle_weight
-        Adam (``beta1``, 0.999) for all four networks; weight of the L1 cycle loss.
-    base, depth, disc_width
-        U-Net size of both generators; first width of both discriminators.
-    seed, device, num_threads, progress
-        As in :func:`train_tn_model`.
+    progress
+        A tqdm bar over epochs.
 
     Returns
     -------
@@ -625,18 +637,16 @@ def train_tn_gan(
         ``key`` (a ``TransformNet`` named ``"tn_gan"``: the plain → protected generator),
         ``cipher`` (``TNGAN()``); ``metrics``: ``ssim_to_plain`` (protected vs plain, plain-domain
         images) and ``cycle_ssim`` (F(G(x)) vs x: how much of the image survives the transformation).
+
+    >>> x = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    >>> result = train_tn_gan(x, epochs=1, depth=2, disc_width=8, device="cpu", progress=False)
+    >>> result.key.name, result.settings["n_plain"], result.settings["discriminator"]["width"]
+    ('tn_gan', 2, 8)
     """
+    config = configured(config, TNGANConfig, overrides)
     x = image_set(images, "images")
-    seed = draw_seed(seed)
-    domain_a, domain_b, target = _domains(x, target_images, target_cipher, key, seed)
-    channels, side = int(x.shape[1]), int(x.shape[-1])
-    config = TNGANConfig(
-        target=target, n_plain=int(domain_a.shape[0]), n_protected=int(domain_b.shape[0]), epochs=epochs,
-        batch_size=batch_size, lr=lr, betas=[beta1, 0.999], cycle_weight=cycle_weight,
-        unet=unet_config(x, base, depth), image_shape=list(x.shape[1:]), seed=seed, device=device,
-        num_threads=num_threads, discriminator={"channels": channels, "image_size": side,
-                                                "width": positive_int(disc_width, "disc_width"),
-                                                "max_downsamplings": 4})
+    domain_a, domain_b, target = _domains(x, target_images, target_cipher, key, config.seed)
+    config = config.for_data(x, domain_a, domain_b, target)
     return _run_tn_gan(domain_a, domain_b, config, boolean(progress, "progress"))
 
 
@@ -714,5 +724,5 @@ def train_key(
 
 __all__ = [
     "DISSIMILARITIES", "KEY_TRAINING", "KeyTraining", "PAPER_TN_GAN", "TNGANConfig", "TNModelConfig", "TransformTrainingResult", "classifier_module",
-    "train_key", "train_tn_gan", "train_tn_model", "unet_config",
+    "train_key", "train_tn_gan", "train_tn_model", "unet_config", "unet_settings",
 ]
