@@ -57,9 +57,10 @@
 #   and GAN attacks 4 epochs of 128 crops, the digit classifier 5 epochs of 400 digits — enough
 #   for the attacks to reconstruct `identity` and `blockwise` well above the guesses, and for the
 #   classifier to learn the plain digits): a weak attack here is a short attack, not proof of a
-#   strong scheme (see the run settings below and the discussion). The `default` budget took about five minutes for one scheme and one seed
-#   on our 2-core CPU (selective-4, every criterion), hours for this chapter's grid: run it with
-#   `imgleak evaluate --budget default`, or this chapter with `budget = "default"`. The `paper`
+#   strong scheme (see the run settings below and the discussion). The `default` budget took 27 minutes for every scheme and criterion at one
+#   seed on our busy 2-core CPU (about 18 CPU-minutes; `bench/README.md`), so about an hour for this
+#   chapter's three seeds: run it with `imgleak evaluate --budget default`, or this chapter with
+#   `budget = "default"`. The `paper`
 #   profile uses the `paper` budget, meant for a GPU.
 # - **Your own scheme joins with one parameter**: `extra_schemes = ["mypkg.ciphers:mine"]` (or
 #   `imgleak book --chapter leakage_benchmark -p extra_schemes '["mypkg.ciphers:mine"]'`) imports
