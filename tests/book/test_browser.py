@@ -206,10 +206,15 @@ def test_the_api_page_shows_estimate_mi_with_its_parameters_and_example(built_bo
     browser = _require_chromium()
     with _serve(built_book / "_build" / "html") as base, tempfile.TemporaryDirectory() as profile_dir:
         target = probe(browser, f"{base}/book/api/mi.html#imgleak.mi.mine.estimate_mi", profile_dir)["target"]
+        config = probe(browser, f"{base}/book/api/mi.html#imgleak.mi.config.NeuralMIConfig", profile_dir)["target"]
     assert target is not None, "the API page has no entry imgleak.mi.mine.estimate_mi"
     assert target["shown"] and target["signature"].startswith("imgleak.mi.mine.estimate_mi(")
-    for parameter in ("x: Any", "objective: str = 'mine'", "epochs: int = 100", "seed: int | None = 0"):
+    for parameter in ("x: Any", "config: NeuralMIConfig = DEFAULT_CONFIG", "**overrides: Any"):
         assert parameter in target["signature"]
+    # the settings and their defaults live once, on the config the function takes
+    assert config is not None and config["shown"], "the API page has no entry imgleak.mi.config.NeuralMIConfig"
+    for setting in ("objective: str = 'mine'", "epochs: int = 100", "seed: int | None = 0"):
+        assert setting in config["signature"]
     fields = [f.rstrip(":") for f in target["fields"]]  # napoleon's numpy sections, as field lists
     assert fields[0] == "Parameters" and set(fields) <= {"Parameters", "Returns", "Raises"}
     assert target["example_shown"] and target["example"].startswith(">>> ")
