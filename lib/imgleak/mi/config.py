@@ -219,7 +219,9 @@ class NeuralMIConfig(RunSettings):
                 "test_fraction)"
             )
         batch = min(self.batch_size, config.n_train)
-        return filled(config, effective_batch_size=batch, batches_per_epoch=batches_per_epoch(config.n_train, batch, batch))
+        # the ensemble stacks its members' batches into one tensor: only full batches (smallest last = batch)
+        steps = batches_per_epoch(config.n_train, batch, batch)
+        return filled(config, effective_batch_size=batch, batches_per_epoch=steps)
 
     @property
     def bound(self) -> str:
