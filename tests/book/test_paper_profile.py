@@ -18,6 +18,7 @@ import dataclasses
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,7 @@ def paper_book(book_copy: Path, tmp_path_factory: pytest.TempPathFactory):
         mp.delenv("no_proxy", raising=False)
         mp.delenv("NO_PROXY", raising=False)
         yield book_copy
+    shutil.rmtree(book_copy / ".cache", ignore_errors=True)  # the chapters' content cache: ~3 GB of U-Nets
 
 
 @pytest.fixture
