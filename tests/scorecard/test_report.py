@@ -7,6 +7,7 @@ import base64
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,20 @@ def test_bars_show_mean_and_every_seed(table):
     assert ax.get_title() == "mi (higher leaks more)"
     with pytest.raises(ValueError, match="'entropy'"):
         figures.criterion_bars(table, "entropy")
+
+
+def test_a_users_long_scheme_names_get_room_in_the_figures(table):
+    """A user's scheme is named ``module:function``: the axes keep their width beside its label."""
+    long = "my_lab_schemes.block_ciphers.experimental:xor_first_byte_with_a_key"
+    table = table.replace({"scheme": {"rvt": long}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when tight_layout cannot fit the labels
+        heat = figures.leak_heatmap(analysis.leak_scores(table))
+        bars = figures.criterion_bars(table, "mi")
+    for figure in (heat, bars):
+        figure.canvas.draw()
+        axes = figure.axes[0].get_window_extent()
+        assert axes.x0 > 0 and axes.width > 0.25 * figure.bbox.width  # labels left of the axes, axes not squeezed
 
 
 def test_utility_plot_joins_the_pareto_front_and_marks_plain_accuracy():

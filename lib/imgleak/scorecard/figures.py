@@ -42,6 +42,11 @@ def _slanted(ax, size: int) -> None:
         label.set_rotation_mode("anchor")
 
 
+def _label_inches(labels, size: int) -> float:
+    """About how wide the longest of ``labels`` is, in inches, at font ``size`` (a character ≈ 0.6 em)."""
+    return 0.6 * size / 72 * max((len(str(label)) for label in labels), default=0)
+
+
 def png_base64(figure: Figure, dpi: int = 90) -> str:
     """The figure as a base64-encoded PNG (for an ``<img src="data:image/png;base64,...">``).
 
@@ -64,7 +69,7 @@ def leak_heatmap(scores: pd.DataFrame) -> Figure:
     """
     scores = _checked_frame(scores, "scores")
     rows, columns = scores.shape
-    figure = Figure(figsize=(min(2.5 + 0.42 * columns, 24), 1.6 + 0.32 * rows))
+    figure = Figure(figsize=(min(2.0 + 0.42 * columns + _label_inches(scores.index, 8), 30), 1.6 + 0.32 * rows))
     ax = figure.add_subplot()
     sns.heatmap(scores.astype(float), ax=ax, vmin=0, vmax=1, cmap="rocket_r", annot=rows * columns <= ANNOTATE_CELLS,
                 fmt=".2f", annot_kws={"fontsize": 7}, linewidths=0.5, linecolor="white",
@@ -95,7 +100,7 @@ def criterion_bars(table: pd.DataFrame, criterion: str) -> Figure:
     seeds = table[(table["criterion"] == criterion) & table["scheme"].isin(means["scheme"])]
     seeds = seeds[np.isfinite(pd.to_numeric(seeds["value"], errors="coerce").astype(float))]
     unit, direction = means["unit"].iloc[0], means["leaks_more"].iloc[0]
-    figure = Figure(figsize=(6.0, 1.2 + 0.28 * len(means)))
+    figure = Figure(figsize=(max(6.0, 4.0 + _label_inches(means["scheme"], 8)), 1.2 + 0.28 * len(means)))
     ax = figure.add_subplot()
     order = list(means["scheme"])
     finite = np.isfinite(means["mean"].astype(float)).to_numpy()
