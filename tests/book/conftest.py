@@ -34,7 +34,7 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, f"imgleak book failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
     assert "The book is at" in result.stdout
-    # The content cache (trained U-Nets and attack networks, ~3 GB) serves a rebuild; no test reads it.
+    # The content cache (trained networks, MI estimates) serves a rebuild; no test reads it.
     shutil.rmtree(root / ".cache", ignore_errors=True)
     return root
 

@@ -208,7 +208,7 @@ def paper_book(book_copy: Path, tmp_path_factory: pytest.TempPathFactory):
         mp.delenv("no_proxy", raising=False)
         mp.delenv("NO_PROXY", raising=False)
         yield book_copy
-    shutil.rmtree(book_copy / ".cache", ignore_errors=True)  # the chapters' content cache: ~3 GB of U-Nets
+    shutil.rmtree(book_copy / ".cache", ignore_errors=True)  # the content cache: ~3 GB of paper-sized U-Nets
 
 
 @pytest.fixture
