@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ def _slanted(ax, size: int) -> None:
         label.set_rotation_mode("anchor")
 
 
-def _label_inches(labels, size: int) -> float:
+def _label_inches(labels: Iterable[object], size: int) -> float:
     """About how wide the longest of ``labels`` is, in inches, at font ``size`` (a character ≈ 0.6 em)."""
     return 0.6 * size / 72 * max((len(str(label)) for label in labels), default=0)
 
